@@ -1,0 +1,5 @@
+import sys
+
+from psybench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Every constant psybench shares, in one place: the data release, the authors' strings and
+settings, and the paper's published Table 5."""
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+
+# ---- The Psy-Insight v7 release (ckqqqq/Psy-Insight @ da55aec) --------------------------------
+UPSTREAM_COMMIT = "da55aec6d73f4cd0076fbf5fbb9b6d90673e2790"
+UPSTREAM_RAW = f"https://raw.githubusercontent.com/ckqqqq/Psy-Insight/{UPSTREAM_COMMIT}/data"
+DATA_FILES = {  # lang -> (file name, sha256)
+    "en": ("en_data_version7.json", "ebbbb482ec19973ab45e76df2192fc8fa84958085534cbd72e30f1af3ce33481"),
+    "zh": ("cn_data_version7.json", "1cc0f35f928e3f8bbfd281264b0c59933a5d449f003ade2bb736e95533429e14"),
+}
+RELEASED_TEST_FILE = ("en_test_dataset.jsonl", "2680d4342c6a4fc2b64f0e7cf3690859ce7f48b8524ecd28fc5f0d4b4e2b8a51")
+SPLIT_FILES = {"table5": "splits/en_table5_test.json", "released": "splits/en_released_test.json"}
+
+# ---- The authors' prompt strings (PROTOCOL.md) -------------------------------------------------
+PAPER_INSTRUCTION = (
+    "You are a friendly and professional AI psychotherapist who always provides useful emotional "
+    "support. There is a real psychological counseling case. There is a background: {background}"
+    " Please generate the response of the dialog. "
+)
+PAPER_HISTORY_PREFIX = "There is the dialog history: "
+PAPER_REASONING_ONLY_INSTRUCTION = "Please analysis the reasoning of this response."
+PAPER_OBSERVATION_ONLY_INSTRUCTION = "Please summarize the observations of this response."
+THERAPIST_PREFIX = "Therapist: "
+REASONING_MARKER = "Reasoning: "
+OBSERVATION_MARKER = "Observation: "
+
+# ---- Decoding --------------------------------------------------------------------------------
+DEFAULT_MAX_TOKENS = 256
+PAPER_DECODING = {"temperature": 0.7, "top_p": 0.5, "max_tokens": 512}
+DEFAULT_SEED = 0
+
+# ---- Scoring ---------------------------------------------------------------------------------
+METRIC_MODES = ("corrected", "paper")
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+PAPER_BERTSCORE = {"en": ("roberta-large", 17), "zh": ("bert-base-chinese", 8)}
+
+# ---- The paper's Table 5 as published --------------------------------------------------------
+TABLE5_COLUMNS = ("BERTScore-P", "BLEU-1", "BLEU-3", "METEOR", "ROUGE-L", "Distinct-2")
+# row id -> (model, training, task, lang, turns, values); None = not reported
+TABLE5_ROWS: dict[str, dict] = {
+    "mistral-base": {"model": "Mistral-7B", "training": "Base", "task": "dialog", "lang": "en", "turns": "last",
+                     "values": (0.824, 0.101, 0.023, 0.098, 0.097, 0.007)},
+    "mistral-sft-dialog": {"model": "Mistral-7B", "training": "SFT dialog", "task": "dialog", "lang": "en",
+                           "turns": "last", "values": (0.903, 0.270, 0.119, 0.379, 0.290, 0.007)},
+    "mistral-sft-reasoning": {"model": "Mistral-7B", "training": "SFT reasoning+dialog", "task": "reasoning",
+                              "lang": "en", "turns": "all", "values": (0.912, 0.266, 0.107, 0.397, 0.278, 0.001)},
+    "mistral-sft-observation": {"model": "Mistral-7B", "training": "SFT observation+reasoning",
+                                "task": "observation", "lang": "en", "turns": "all",
+                                "values": (0.909, 0.256, 0.095, 0.383, 0.270, 0.001)},
+    "mistral-sft-mix": {"model": "Mistral-7B", "training": "SFT mix (1,2,3)", "task": "dialog", "lang": "en",
+                        "turns": "last", "values": (0.877, 0.250, 0.090, 0.285, 0.247, 0.005)},
+    "chatgpt-base": {"model": "ChatGPT", "training": "Base", "task": "dialog", "lang": "en", "turns": "all",
+                     "values": (0.861, 0.163, 0.035, 0.193, 0.148, 0.001)},
+    "chatgpt-sft-dialog": {"model": "ChatGPT", "training": "SFT dialog", "task": "dialog", "lang": "en",
+                           "turns": "all", "values": (0.888, 0.219, 0.071, 0.315, 0.216, 0.001)},
+    "chatgpt-sft-reasoning": {"model": "ChatGPT", "training": "SFT reasoning+dialog", "task": "reasoning",
+                              "lang": "en", "turns": "all", "values": (0.876, 0.204, 0.057, 0.287, 0.199, 0.001)},
+    "chatgpt-sft-observation": {"model": "ChatGPT", "training": "SFT observation+reasoning",
+                                "task": "observation", "lang": "en", "turns": "all",
+                                "values": (0.876, 0.199, 0.065, 0.282, 0.202, 0.004)},
+    "glm4-rag-dialog": {"model": "GLM4-9B", "training": "RAG dialog", "task": "rag_dialog", "lang": "zh",
+                        "turns": "all", "values": (0.905, 0.111, 0.025, 0.291, 0.298, None)},
+    "glm4-rag-explained": {"model": "GLM4-9B", "training": "RAG dialog+explanation", "task": "rag_explained",
+                           "lang": "zh", "turns": "all", "values": (0.912, 0.123, 0.029, 0.281, 0.295, None)},
+}
