@@ -116,8 +116,11 @@ def clean_guide(value: str, log: NormalizationLog) -> str:
     return value
 
 
-def clean_is_same_qa(value: int | str) -> int | None:
-    return None if value == "" else int(value)
+def clean_is_same_qa(value: int | str, log: NormalizationLog) -> int | None:
+    if value == "":
+        log.note("empty_to_none", "is_same_qa", "''")
+        return None
+    return int(value)
 
 
 _MAPPERS: dict[str, Callable[[object], str | None]] = {

@@ -93,7 +93,7 @@ def _build_session(item: dict, where: _Where, dialog_id: str, lang: Lang, log: n
         topic=nz.canonical_label("topic", text["topic"], log),
         stage=nz.clean_text(text["stage"], "stage", log),
         guide=nz.clean_guide(text["guide"], log),
-        is_same_qa=nz.clean_is_same_qa(same_qa),
+        is_same_qa=nz.clean_is_same_qa(same_qa, log),
         is_same_session=same_session,
         background=text["background"],  # byte-exact
         reasoning=nz.clean_session_reasoning(text["reasoning"], log),
