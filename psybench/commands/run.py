@@ -1,0 +1,88 @@
+"""`psybench run` (and `python run_bench.py [flags]`): generate and score one model on tasks."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from psybench.commands import add_data_dir_arg, env_data_dir
+from psybench.constants import DEFAULT_SEED, METRIC_MODES
+from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, RESULTS_FILE, STAGES, RunConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run", help="generate and score a model on Psy-Insight tasks (no --model: the embedded default)",
+        description="Generate with a backend, extract, score in both metric modes, write runs/NAME/. "
+                    f"With no --model: SmolLM2-135M-Instruct on vLLM, English dialog, --limit "
+                    f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}.")
+    p.add_argument("--model", default=None, help="model path or name (default: the embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--backend", default="vllm", choices=("vllm", "openai", "hf", "replay"))
+    p.add_argument("--tasks", default="dialog", help="comma-separated task names (see `psybench tasks`)")
+    p.add_argument("--lang", default="en", choices=("en", "zh"))
+    p.add_argument("--split", default="seeded", choices=("seeded", "table5", "released"))
+    p.add_argument("--turns", default="all", choices=("all", "last"))
+    p.add_argument("--prompt-style", default="paper", choices=("paper", "clean"))
+    p.add_argument("--limit", type=int, default=None, help="at most N samples per task")
+    p.add_argument("--decoding", default="greedy", choices=DECODINGS,
+                   help="greedy (default, reproducible) or paper (top_p 0.5, temperature 0.7, 512 tokens)")
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--mode", default="both", choices=(*METRIC_MODES, "both"), help="metric mode(s)")
+    p.add_argument("--bertscore-model", default=None, help="encoder name, path or alias (minilm, mpnet, e5)")
+    p.add_argument("--bertscore-layer", type=int, default=None)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run directory (default: {DEFAULT_OUT})")
+    p.add_argument("--stage", default="all", choices=STAGES,
+                   help="generate (predictions.jsonl), score (scores.jsonl, results.json), or all")
+    p.add_argument("--overwrite", action="store_true", help="discard what the run directory holds")
+    p.add_argument("--cache", type=Path, default=None, help="generation cache file (SQLite)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the generation cache")
+    p.add_argument("--dry-run", action="store_true", help="print sample counts and one prompt; load no model")
+    p.add_argument("--no-progress", action="store_true")
+    g = p.add_argument_group("backend options")
+    g.add_argument("--lora", default=None, help="LoRA adapter directory (vllm, hf)")
+    g.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai backend)")
+    g.add_argument("--tensor-parallel-size", type=int, default=None)
+    g.add_argument("--data-parallel-size", type=int, default=None)
+    g.add_argument("--max-model-len", type=int, default=None)
+    g.add_argument("--dtype", default=None)
+    g.add_argument("--enforce-eager", action="store_true", default=None)
+    g.add_argument("--concurrency", type=int, default=None, help="parallel requests (openai backend)")
+    g.add_argument("--chunk-size", type=int, default=0,
+                   help="requests per generate call (0: a whole task at once)")
+    add_data_dir_arg(p)
+    p.set_defaults(func=handle)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        model=args.model, backend=args.backend,
+        tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
+        lang=args.lang, split=args.split, turns=args.turns, prompt_style=args.prompt_style, limit=args.limit,
+        decoding=args.decoding, max_tokens=args.max_tokens, seed=args.seed,
+        modes=METRIC_MODES if args.mode == "both" else (args.mode,),
+        bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
+        data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
+        cache=args.cache, use_cache=not args.no_cache, lora=args.lora, base_url=args.base_url,
+        tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
+        max_model_len=args.max_model_len, dtype=args.dtype, enforce_eager=args.enforce_eager,
+        concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from psybench import runner
+
+    config = config_from_args(args)
+    if args.dry_run:
+        print(runner.dry_run(config))
+        return 0
+    run_dir = runner.run(config)
+    results_path = run_dir / RESULTS_FILE
+    if config.stage == "generate":
+        print(f"predictions written to {run_dir / runner.PREDICTIONS_FILE}; score them with "
+              f"`psybench run --stage score --out {run_dir}` (same flags)", file=sys.stderr)
+        return 0
+    runner.results_table(json.loads(results_path.read_text(encoding="utf-8")))
+    print(f"results: {results_path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,603 @@
+"""The run pipeline: build samples -> generate (streamed to predictions.jsonl, cached) -> score.
+
+Two stages joined by files (docs/ARCHITECTURE.md "A run directory"):
+  generate: appends one predictions.jsonl line per Output as it arrives (extraction in both modes done
+            at write time), so a killed run loses at most the line being written; on restart the
+            existing lines are kept, a torn last line is cut, and only missing ids are generated.
+  score:    reads predictions.jsonl, scores it with psybench.metrics, writes scores.jsonl and
+            results.json atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from psybench import __version__
+from psybench.cache import GenerationCache, cache_key
+from psybench.constants import (DEFAULT_MAX_TOKENS, DEFAULT_SEED, METRIC_MODES, PAPER_DECODING)
+from psybench.errors import BackendError, ConfigError, PredictionsError
+from psybench.manifest import (config_differences, git_commit, hardware, read_manifest, samples_hash,
+                               versions, write_manifest)
+from psybench.records import GenerationParams, Output, Request, Sample
+
+PREDICTIONS_FILE = "predictions.jsonl"
+SCORES_FILE = "scores.jsonl"
+RESULTS_FILE = "results.json"
+STAGES = ("generate", "score", "all")
+DECODINGS = ("greedy", "paper")
+
+# The embedded default (`python run_bench.py` with no --model): a quick, fully offline slice.
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+# The other defaults of RunConfig (vllm, dialog, en, seeded, turns all, paper prompts) already fit it.
+DEFAULT_RUN = {"limit": 40, "max_tokens": 64, "bertscore_model": "minilm"}
+DEFAULT_OUT = Path("runs/default")
+
+# Config fields that decide what is generated: a resumed run must agree on all of them.
+GENERATION_KEYS = ("model", "backend", "tasks", "lang", "split", "turns", "prompt_style", "limit",
+                   "decoding", "max_tokens", "seed", "lora", "task_options")
+FSYNC_INTERVAL_S = 0.5  # flush every line (survives kill -9); fsync at most this often (survives power loss)
+
+
+@dataclass
+class RunConfig:
+    model: str | None = None  # None: the embedded default (SmolLM2-135M-Instruct, see DEFAULT_RUN)
+    backend: str = "vllm"
+    tasks: tuple[str, ...] = ("dialog",)
+    lang: str = "en"
+    split: str = "seeded"
+    turns: str = "all"
+    prompt_style: str = "paper"
+    limit: int | None = None
+    decoding: str = "greedy"
+    max_tokens: int | None = None  # None: the task's setting, else DEFAULT_MAX_TOKENS (paper: 512)
+    seed: int = DEFAULT_SEED
+    modes: tuple[str, ...] = METRIC_MODES
+    bertscore_model: str | None = None  # None: the paper's model when available (metrics decides)
+    bertscore_layer: int | None = None
+    out: Path = DEFAULT_OUT
+    data_dir: Path | None = None
+    strict: bool = False
+    stage: str = "all"
+    overwrite: bool = False
+    cache: Path | None = None  # None: paths.cache_subdir("generations")
+    use_cache: bool = True
+    # backend options (passed to create_backend when set)
+    lora: str | None = None
+    base_url: str | None = None
+    tensor_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    max_model_len: int | None = None
+    dtype: str | None = None
+    enforce_eager: bool | None = None
+    concurrency: int | None = None
+    chunk_size: int = 0  # requests per backend.generate call; 0 = a whole task at once (vLLM schedules it)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+    def resolved(self) -> RunConfig:
+        """Fill the embedded default's settings when no model was named; check the values."""
+        cfg = dataclasses.replace(self, tasks=tuple(self.tasks), modes=tuple(self.modes))
+        if cfg.model is None:  # explicit flags still win (e.g. --limit 8)
+            for key in ("limit", "max_tokens", "bertscore_model"):
+                if getattr(cfg, key) is None:
+                    setattr(cfg, key, DEFAULT_RUN[key])
+        if cfg.stage not in STAGES:
+            raise ConfigError(f"--stage {cfg.stage!r}: choose one of {', '.join(STAGES)}")
+        if cfg.decoding not in DECODINGS:
+            raise ConfigError(f"--decoding {cfg.decoding!r}: choose one of {', '.join(DECODINGS)}")
+        bad = [m for m in cfg.modes if m not in METRIC_MODES]
+        if bad or not cfg.modes:
+            raise ConfigError(f"--mode {','.join(cfg.modes)!r}: choose from {', '.join(METRIC_MODES)} or both")
+        if not cfg.tasks:
+            raise ConfigError("--tasks is empty: name at least one task (see `psybench tasks`)")
+        if cfg.limit is not None and cfg.limit < 1:
+            raise ConfigError(f"--limit {cfg.limit}: must be a positive number of samples")
+        return cfg
+
+    @property
+    def model_label(self) -> str:
+        return DEFAULT_MODEL_NAME if self.model is None else self.model
+
+    def generation_identity(self) -> dict[str, Any]:
+        """The config as recorded in the manifest, JSON-ready, with the embedded default by name."""
+        data = dataclasses.asdict(self)
+        data["model"] = self.model_label
+        for key, value in data.items():
+            if isinstance(value, Path):
+                data[key] = str(value)
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        data.pop("progress", None)
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# predictions.jsonl: reading (with torn-line repair) and appending
+
+
+def read_predictions(path: Path, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a predictions file. A last line without its newline is a write cut by a kill:
+    with `repair` it is truncated away (it will be generated again), else it is an error. Any other bad
+    line, a record without `id`, or an id seen twice is a PredictionsError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        if not repair:
+            line_no = data.count(b"\n") + 1
+            raise PredictionsError(f"{path}:{line_no}: incomplete last line (generation was "
+                                   "interrupted); rerun the generate stage to finish it")
+        with path.open("r+b") as fh:
+            fh.truncate(cut)
+            fh.flush()
+            os.fsync(fh.fileno())
+        data = data[:cut]
+    records: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise PredictionsError(f"{path}:{number}: not valid JSON ({err.msg}); fix or delete the line, "
+                                   "or rerun with --overwrite") from None
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise PredictionsError(f"{path}:{number}: expected a JSON object with a string 'id'")
+        if record["id"] in seen:
+            raise PredictionsError(f"{path}:{number}: id {record['id']!r} already on line {seen[record['id']]}")
+        seen[record["id"]] = number
+        records.append(record)
+    return records
+
+
+class PredictionsWriter:
+    """Appends one JSON line per record; thread-safe; never writes an id twice."""
+
+    def __init__(self, path: Path, done: Iterable[str] = ()) -> None:
+        self.path = path
+        self._fh = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._written = set(done)
+        self._last_sync = time.monotonic()
+
+    def __contains__(self, sample_id: str) -> bool:
+        return sample_id in self._written
+
+    def write(self, record: dict[str, Any]) -> bool:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            if record["id"] in self._written:
+                return False
+            self._fh.write(line)
+            self._fh.flush()
+            if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
+                os.fsync(self._fh.fileno())
+                self._last_sync = time.monotonic()
+            self._written.add(record["id"])
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+
+
+def prediction_record(sample: Sample, output: Output) -> dict[str, Any]:
+    """One predictions.jsonl line: the output, extracted in both modes (ARCHITECTURE.md field names)."""
+    from psybench.extract import extract
+
+    corrected = extract(output.text, output.finish_reason, sample, "corrected")
+    paper = extract(output.text, output.finish_reason, sample, "paper")
+    meta = dict(sample.meta)
+    meta.setdefault("kind", sample.kind)
+    if sample.choices:
+        meta.setdefault("choices", list(sample.choices))
+    meta.update(prompt_tokens=output.prompt_tokens, completion_tokens=output.completion_tokens)
+    record = {
+        "id": sample.id, "task": sample.task, "lang": sample.lang,
+        "dialog_id": sample.meta.get("dialog_id"), "turn_index": sample.meta.get("turn_index"),
+        "reference": sample.reference, "raw_output": output.text, "finish_reason": output.finish_reason,
+        "prediction": corrected.response, "status": corrected.status,
+        "paper_prediction": paper.response, "paper_status": paper.status,
+        "observation": corrected.observation, "reasoning": corrected.reasoning,
+        "labels": None if corrected.labels is None else list(corrected.labels),
+        "gold_labels": list(sample.gold_labels),
+        "history_turns_cut": output.history_turns_cut, "cached": output.cached, "meta": meta,
+    }
+    if "retrieved" in sample.meta:
+        record["retrieved"] = sample.meta["retrieved"]
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# building samples and decoding settings
+
+
+def _task_generation(spec: Any) -> dict[str, Any]:
+    """A TaskSpec's generation settings as a dict (max_tokens, stop), whatever shape the spec keeps."""
+    gen = getattr(spec, "generation", None)
+    if dataclasses.is_dataclass(gen):
+        gen = dataclasses.asdict(gen)
+    gen = dict(gen or {})
+    for key in ("max_tokens", "stop"):
+        if key not in gen and getattr(spec, key, None) is not None:
+            gen[key] = getattr(spec, key)
+    return gen
+
+
+def generation_params(config: RunConfig, spec: Any = None) -> GenerationParams:
+    task_gen = _task_generation(spec) if spec is not None else {}
+    stop = tuple(task_gen.get("stop") or ())
+    if config.decoding == "paper":
+        max_tokens = config.max_tokens or PAPER_DECODING["max_tokens"]
+        return GenerationParams(max_tokens=max_tokens, temperature=PAPER_DECODING["temperature"],
+                                top_p=PAPER_DECODING["top_p"], seed=config.seed, stop=stop)
+    max_tokens = config.max_tokens or task_gen.get("max_tokens") or DEFAULT_MAX_TOKENS
+    return GenerationParams(max_tokens=int(max_tokens), temperature=0.0, top_p=1.0, seed=config.seed, stop=stop)
+
+
+@dataclass
+class TaskBuild:
+    name: str
+    spec: Any
+    samples: list[Sample]
+    report: Any
+    content_hash: str
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    if report is None:
+        return {}
+    if dataclasses.is_dataclass(report):
+        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    if isinstance(report, dict):
+        return json.loads(json.dumps(report, default=str))
+    return {"report": str(report)}
+
+
+def build_tasks(config: RunConfig) -> list[TaskBuild]:
+    from psybench import tasks as task_registry
+
+    builds = []
+    for name in config.tasks:
+        spec = task_registry.get_task(name)
+        samples, report = task_registry.build_samples_with_report(
+            name, config.lang, split=config.split, turns=config.turns, prompt_style=config.prompt_style,
+            data_dir=config.data_dir, limit=config.limit, strict=config.strict, **config.task_options)
+        builds.append(TaskBuild(name, spec, list(samples), report, samples_hash(samples)))
+    return builds
+
+
+def dry_run(config: RunConfig) -> str:
+    """Sample counts per task and one full prompt; loads no model."""
+    from psybench.tasks import format_sample
+
+    config = config.resolved()
+    builds = build_tasks(config)
+    lines = [f"model: {config.model_label}  backend: {config.backend}  lang: {config.lang}  split: "
+             f"{config.split}  turns: {config.turns}  prompt style: {config.prompt_style}  limit: {config.limit}"]
+    for b in builds:
+        params = generation_params(config, b.spec)
+        lines.append(f"{b.name}: {len(b.samples)} samples  (hash {b.content_hash[:12]}, "
+                     f"max_tokens {params.max_tokens}, temperature {params.temperature})")
+    first = next((b.samples[0] for b in builds if b.samples), None)
+    if first is not None:
+        lines += ["", f"--- first prompt: {first.id} ---", format_sample(first)]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# the generate stage
+
+
+def _backend_options(config: RunConfig) -> dict[str, Any]:
+    names = ("lora", "base_url", "tensor_parallel_size", "data_parallel_size", "max_model_len", "dtype",
+             "enforce_eager", "concurrency")
+    return {n: getattr(config, n) for n in names if getattr(config, n) is not None}
+
+
+def _resolve_model(config: RunConfig) -> str:
+    if config.model is not None:
+        return config.model
+    from psybench.assets.chat_models import smollm2_dir
+
+    return str(smollm2_dir())
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, disable=not enabled or total == 0,
+                dynamic_ncols=True)
+
+
+def _check_resume(run_dir: Path, config: RunConfig, builds: list[TaskBuild]) -> dict[str, Any] | None:
+    old = read_manifest(run_dir)
+    if old is None:
+        return None
+    new_cfg = config.generation_identity()
+    diffs = config_differences(old.get("config", {}), new_cfg, GENERATION_KEYS)
+    old_hashes = old.get("task_hashes", {})
+    diffs += [f"task {b.name} samples hash: {old_hashes.get(b.name, '')[:12]} -> {b.content_hash[:12]}"
+              for b in builds if old_hashes.get(b.name) not in (None, b.content_hash)]
+    if diffs:
+        raise ConfigError(f"{run_dir / 'manifest.json'}: this run directory holds a different config "
+                          f"({'; '.join(diffs)}); use another --out or pass --overwrite")
+    return old
+
+
+def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Generate every sample not yet in predictions.jsonl; cache hits cost nothing."""
+    from psybench.backends import create_backend
+
+    t0 = time.monotonic()
+    builds = build_tasks(config)
+    manifest["timings"]["build_s"] = round(time.monotonic() - t0, 3)
+    old = _check_resume(run_dir, config, builds)
+    manifest["task_hashes"] = {b.name: b.content_hash for b in builds}
+    manifest["task_spec_hashes"] = {b.name: getattr(b.spec, "content_hash", None) for b in builds}
+    manifest["counts"]["samples"] = {b.name: len(b.samples) for b in builds}
+    manifest["counts"]["build_report"] = {b.name: _report_dict(b.report) for b in builds}
+    if old:  # a resumed run keeps what the first attempt learnt about the model
+        for key in ("model_fingerprint", "backend_info"):
+            manifest.setdefault(key, old.get(key))
+        manifest["created"] = old.get("created", manifest["created"])
+    write_manifest(run_dir, manifest)
+
+    pred_path = run_dir / PREDICTIONS_FILE
+    existing = read_predictions(pred_path, repair=True)
+    by_id = {s.id: s for b in builds for s in b.samples}
+    for number, record in enumerate(existing, 1):
+        if record["id"] not in by_id:
+            raise PredictionsError(f"{pred_path}:{number}: id {record['id']!r} is not a sample of this "
+                                   "run's config; use another --out or pass --overwrite")
+    done = {r["id"] for r in existing}
+    remaining = {b.name: [s for s in b.samples if s.id not in done] for b in builds}
+    n_remaining = sum(len(v) for v in remaining.values())
+    manifest["counts"]["resumed_from"] = len(done)
+
+    writer = PredictionsWriter(pred_path, done)
+    t1 = time.monotonic()
+    errors: list[str] = []
+    backend = None
+    cache = None
+    try:
+        if n_remaining:
+            backend = create_backend(config.backend, _resolve_model(config), **_backend_options(config))
+            fingerprint = backend.fingerprint()
+            manifest["model_fingerprint"] = fingerprint
+            manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))
+            write_manifest(run_dir, manifest)
+            cache = GenerationCache(config.cache) if config.use_cache else None
+            bar = _progress(n_remaining, "generate", config.progress)
+            try:
+                for b in builds:
+                    todo = remaining[b.name]
+                    if not todo:
+                        continue
+                    params = generation_params(config, b.spec)
+                    keys = {s.id: cache_key(fingerprint, s.messages, params) for s in todo}
+                    samples = {s.id: s for s in todo}
+                    if cache is not None:
+                        for sid, out in cache.get_many((keys[s.id], s.id) for s in todo).items():
+                            if writer.write(prediction_record(samples[sid], out)):
+                                bar.update(1)
+                        todo = [s for s in todo if s.id not in writer]
+
+                    def on_output(out: Output) -> None:
+                        if out.id not in samples or out.id in writer:
+                            return
+                        if out.finish_reason == "error":  # not written: a rerun retries it
+                            errors.append(out.id)
+                            return
+                        if cache is not None:
+                            cache.put(keys[out.id], out)
+                        if writer.write(prediction_record(samples[out.id], out)):
+                            bar.update(1)
+
+                    step = config.chunk_size if config.chunk_size > 0 else max(len(todo), 1)
+                    for start in range(0, len(todo), step):
+                        chunk = todo[start:start + step]
+                        requests = [Request(id=s.id, messages=s.messages) for s in chunk]
+                        outputs = backend.generate(requests, params, on_output)
+                        for out in outputs or ():  # a backend that did not call back for some outputs
+                            if out.id not in writer and out.id not in errors:
+                                on_output(out)
+            finally:
+                bar.close()
+    finally:
+        writer.close()
+        if cache is not None:
+            cache.close()
+        if backend is not None:
+            backend.close()
+        manifest["timings"]["generate_s"] = round(time.monotonic() - t1, 3)
+        _record_generation_counts(manifest, pred_path)
+        write_manifest(run_dir, manifest)
+    if errors:
+        raise BackendError(f"{config.backend}: {len(errors)} sample(s) failed (first: {errors[0]}); what was "
+                           f"generated is saved in {pred_path}: rerun the same command to retry the rest")
+    missing = [sid for sid in by_id if sid not in writer]
+    if missing:
+        raise BackendError(f"{config.backend}: returned no output for {len(missing)} sample(s) (first: "
+                           f"{missing[0]}); rerun the same command to retry them")
+
+
+def _record_generation_counts(manifest: dict[str, Any], pred_path: Path) -> None:
+    records = read_predictions(pred_path, repair=False) if pred_path.is_file() else []
+    counts = manifest["counts"]
+    counts["predictions"] = len(records)
+    counts["cached"] = sum(1 for r in records if r.get("cached"))
+    counts["status"] = dict(Counter(r.get("status") for r in records))
+    counts["paper_status"] = dict(Counter(r.get("paper_status") for r in records))
+    counts["history_turns_cut"] = sum(int(r.get("history_turns_cut") or 0) for r in records)
+    counts["samples_with_history_cut"] = sum(1 for r in records if r.get("history_turns_cut"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the score stage
+
+
+def metric_settings(config: RunConfig) -> Any:
+    """psybench.metrics.MetricSettings from the run's flags (only the fields the class has)."""
+    from psybench.metrics import MetricSettings
+
+    wanted = {"modes": tuple(config.modes), "bertscore_model": config.bertscore_model,
+              "bertscore_layer": config.bertscore_layer, "progress": config.progress}
+    names = {f.name for f in dataclasses.fields(MetricSettings)}
+    return MetricSettings(**{k: v for k, v in wanted.items() if k in names and v is not None})
+
+
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(settings):
+        return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
+    return {"settings": str(settings)}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
+    """Score a run directory's predictions.jsonl; write scores.jsonl and results.json; return results."""
+    from psybench.metrics import score_records
+
+    run_dir = Path(run_dir)
+    pred_path = run_dir / PREDICTIONS_FILE
+    if not pred_path.is_file():
+        raise PredictionsError(f"{pred_path}: no predictions to score (run the generate stage first)")
+    records = read_predictions(pred_path, repair=False)
+    if not records:
+        raise PredictionsError(f"{pred_path}: empty; run the generate stage first")
+    manifest = read_manifest(run_dir) or {}
+    config = manifest.get("config", {})
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for number, record in enumerate(records, 1):
+        task = record.get("task")
+        if not isinstance(task, str) or not task:
+            raise PredictionsError(f"{pred_path}:{number}: field 'task' is missing")
+        by_task.setdefault(task, []).append(record)
+    expected = manifest.get("counts", {}).get("samples", {})
+    for task, n in expected.items():
+        if len(by_task.get(task, [])) != n:
+            raise PredictionsError(f"{pred_path}: task {task} has {len(by_task.get(task, []))} of {n} "
+                                   "predictions; rerun the generate stage to finish it")
+
+    t0 = time.monotonic()
+    score_lines: list[str] = []
+    tasks_out: dict[str, Any] = {}
+    for task, task_records in by_task.items():
+        lang = task_records[0].get("lang") or config.get("lang", "en")
+        result = score_records(task_records, lang=lang, settings=settings, source=str(pred_path))
+        per_sample, aggregates, extra = _unpack_scores(result)
+        for record, scores in zip(task_records, per_sample):
+            score_lines.append(json.dumps({"id": record["id"], "task": task, "scores": scores},
+                                          ensure_ascii=False))
+        tasks_out[task] = {
+            "lang": lang, "split": config.get("split"), "turns": config.get("turns"),
+            "prompt_style": config.get("prompt_style"), "n": len(task_records),
+            "status_counts": dict(Counter(r.get("status") for r in task_records)),
+            "paper_status_counts": dict(Counter(r.get("paper_status") for r in task_records)),
+            "metrics": aggregates, **extra,
+        }
+    results = {"run_id": run_dir.name, "model": config.get("model", manifest.get("model")),
+               "backend": config.get("backend"), "created": datetime.now(timezone.utc).isoformat(),
+               "psybench_version": __version__, "metric_settings": _settings_dict(settings), "tasks": tasks_out}
+    _atomic_write(run_dir / SCORES_FILE, "".join(line + "\n" for line in score_lines))
+    _atomic_write(run_dir / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    if manifest:
+        manifest.setdefault("timings", {})["score_s"] = round(time.monotonic() - t0, 3)
+        manifest["metric_settings"] = results["metric_settings"]
+        write_manifest(run_dir, manifest)
+    return results
+
+
+def _unpack_scores(result: Any) -> tuple[list[dict[str, float]], dict[str, Any], dict[str, Any]]:
+    """(per-sample score dicts, aggregates, extra task fields) from what metrics.score_records returns."""
+    if isinstance(result, dict):
+        per_sample, aggregates = result["per_sample"], result["aggregates"]
+        extra = {k: v for k, v in result.items() if k not in ("per_sample", "aggregates")}
+    else:
+        per_sample, aggregates = result.per_sample, result.aggregates
+        extra = {}
+    agg = {}
+    for key, value in aggregates.items():
+        agg[key] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    return [dict(s) for s in per_sample], agg, json.loads(json.dumps(extra, default=str))
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole run
+
+
+def new_manifest(config: RunConfig) -> dict[str, Any]:
+    return {"run_id": config.out.name, "psybench_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(), "config": config.generation_identity(),
+            "task_hashes": {}, "model_fingerprint": None, "backend_info": None, "versions": versions(),
+            "git_commit": git_commit(), "hardware": hardware(), "timings": {}, "counts": {}}
+
+
+def run(config: RunConfig) -> Path:
+    """Run the configured stage(s); return the run directory."""
+    config = config.resolved()
+    run_dir = Path(config.out)
+    if config.overwrite and config.stage != "score" and run_dir.exists():
+        for name in (PREDICTIONS_FILE, SCORES_FILE, RESULTS_FILE, "manifest.json"):
+            (run_dir / name).unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if config.stage in ("generate", "all"):
+        manifest = new_manifest(config)
+        generate_stage(config, run_dir, manifest)
+    if config.stage in ("score", "all"):
+        old = (read_manifest(run_dir) or {}).get("config", {})
+        if config.bertscore_model is None and old.get("bertscore_model"):  # score later as configured
+            config = dataclasses.replace(config, bertscore_model=old["bertscore_model"],
+                                         bertscore_layer=config.bertscore_layer or old.get("bertscore_layer"))
+        if config.stage == "score" and read_manifest(run_dir) is None and not (run_dir / PREDICTIONS_FILE).exists():
+            raise PredictionsError(f"{run_dir}: not a run directory (no manifest.json or predictions.jsonl)")
+        score_run(run_dir, metric_settings(config))
+    return run_dir
+
+
+def results_table(results: dict[str, Any], console: Any = None) -> None:
+    """Print the aggregate scores per task (rich), with N, status counts and the CI."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for task, res in results.get("tasks", {}).items():
+        status = ", ".join(f"{k} {v}" for k, v in sorted(res.get("status_counts", {}).items(), key=str))
+        paper_status = ", ".join(f"{k} {v}" for k, v in sorted(res.get("paper_status_counts", {}).items(), key=str))
+        table = Table(title=f"{results.get('model')} · {task} ({res.get('lang')}, {res.get('split')}, "
+                            f"turns {res.get('turns')}) · N={res.get('n')}",
+                      caption=f"status: {status} | paper status: {paper_status}")
+        for col in ("metric", "value", "95% CI", "n"):
+            table.add_column(col, justify="left" if col == "metric" else "right")
+        for key, m in res.get("metrics", {}).items():
+            if not isinstance(m, dict):
+                table.add_row(key, _fmt(m), "", "")
+                continue
+            ci = f"[{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]" if m.get("ci_low") is not None else ""
+            table.add_row(key, _fmt(m.get("value")), ci, str(m.get("n", "")))
+        console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
