@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=_check)
     fetch = sub.add_parser("fetch", help="download the pinned v7 files into the cache (sha256 checked)")
     fetch.add_argument("--dest", default=None, help="directory to download into (default: the psybench cache)")
+    fetch.add_argument("--base-url", default=None,
+                       help="a mirror of the upstream data folder (default: the pinned GitHub raw URL)")
     fetch.set_defaults(func=_fetch)
 
 
@@ -36,9 +38,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from psybench.constants import UPSTREAM_RAW
     from psybench.data.fetch import fetch_data
 
-    for path in fetch_data(args.dest):
+    for path in fetch_data(args.dest, base_url=args.base_url or UPSTREAM_RAW):
         print(f"ok {path}")
     print("The split id lists (table5, released) ship with psybench; no download needed.")
     return 0
@@ -57,7 +60,7 @@ def _print_tables(reports: dict[str, dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # full hashes in pipes and logs
     langs = list(reports)
 
     def table(title: str, rows: list[tuple[str, list]]) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from psybench.constants import SPLIT_FILES
 from psybench.data.loader import check_lang, load_sessions, resolve_data_dir
-from psybench.errors import ConfigError, DataError
+from psybench.errors import ConfigError, DataError, MissingResourceError
 from psybench.records import Session
 
 SPLIT_NAMES = ("seeded", "table5", "released")
@@ -126,7 +126,7 @@ def _split_file(name: str, data_dir: Path | None) -> Path:
         candidate = resolve_data_dir(data_dir) / rel
         if candidate.is_file():
             return candidate
-    except Exception:  # noqa: BLE001 - no data dir: fall back to the shipped copy
+    except MissingResourceError:  # no data dir: the shipped copy
         pass
     return PACKAGED_SPLITS / Path(rel).name
 
