@@ -1,0 +1,132 @@
+"""Task definitions -> Samples.
+
+Public API:
+    list_tasks() -> list[TaskSpec]; get_task(name) -> TaskSpec   (registry.py; tasks/*.yaml)
+    build_samples(task, lang, split=None, turns=None, prompt_style=None, data_dir=None, limit=None,
+                  strict=False, **options) -> list[Sample]
+    build_samples_with_report(...same...) -> tuple[list[Sample], BuildReport]
+    format_sample(sample) -> str   (human-readable prompt + reference; `tasks show`, `run --dry-run`)
+split/turns/prompt_style default to the task's `defaults:` (seeded, all, paper unless the YAML says
+otherwise); **options override the YAML's `options:` for this build.
+
+Builder contract (what a `builder:` module must define; dialogue.py, classification.py, rag.py):
+
+    build(spec: TaskSpec, sessions: Sequence[Session], split: Split, options: BuildOptions)
+        -> tuple[list[Sample], dict[str, int]]
+
+- `sessions`: EVERY session of the language (train sessions too: the paper chat needs the previous
+  session, retrieval needs the train side); `common.test_sessions(sessions, split)` gives the test rows
+  in split order with their row meta (table5 chunk info);
+- `options`: common.BuildOptions(lang, turns, prompt_style, extra = spec.options + caller options);
+- return the samples in a deterministic order (split order, then turn order) and the number of skipped
+  items per reason (e.g. {"no_reasoning": 12}); build_samples applies `limit` and makes the BuildReport.
+Sample ids are f"{task}/{dialog_id}/{turn_index}" (turn_index -1 for session-level samples) and must be
+unique; build_samples checks that. Dialogue prompt helpers for other builders: chat.py
+(session_chat, paper_chat, clean_chat, previous_sessions, reference_text, runs).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psybench.errors import ConfigError
+from psybench.records import Sample
+from psybench.tasks.common import BuildOptions
+from psybench.tasks.registry import PROMPT_STYLES, SPLITS, TURNS, TaskSpec, get_task, list_tasks, tasks_dir
+
+__all__ = ["BuildOptions", "BuildReport", "TaskSpec", "build_samples", "build_samples_with_report",
+           "format_sample", "get_task", "list_tasks", "tasks_dir"]
+
+LANG_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+@dataclass
+class BuildReport:
+    """What the runner records in the manifest about one build."""
+
+    task: str
+    lang: str
+    split: str
+    split_hash: str
+    turns: str
+    prompt_style: str
+    task_hash: str
+    n_samples: int  # after limit
+    n_built: int  # before limit
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    limit: int | None = None
+    n_test_sessions: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r} (expected one of {', '.join(allowed)})")
+    return value
+
+
+def build_samples_with_report(task: str, lang: str, split: str | None = None, turns: str | None = None,
+                              prompt_style: str | None = None, data_dir: Path | None = None,
+                              limit: int | None = None, strict: bool = False, **options: Any
+                              ) -> tuple[list[Sample], BuildReport]:
+    from psybench.data import get_split, load_sessions
+
+    start = time.perf_counter()
+    spec = get_task(task)
+    if lang not in spec.langs:
+        known = " and ".join(LANG_NAMES.get(x, x) for x in spec.langs)
+        note = f": {spec.lang_note}" if spec.lang_note else ""
+        raise ConfigError(f"task {task!r} exists for {known} only, not {LANG_NAMES.get(lang, lang)} "
+                          f"(--lang {lang}){note}")
+    split = _check("split", split or spec.defaults.split, SPLITS)
+    turns = _check("turns", turns or spec.defaults.turns, TURNS)
+    prompt_style = _check("prompt style", prompt_style or spec.defaults.prompt_style, PROMPT_STYLES)
+    if limit is not None and limit < 0:
+        raise ConfigError(f"limit must be >= 0, got {limit}")
+    sessions = load_sessions(lang, data_dir, strict)
+    the_split = get_split(split, lang, data_dir)
+    builder = importlib.import_module(f"psybench.tasks.{spec.builder}")
+    opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra={**spec.options, **options})
+    samples, skipped = builder.build(spec, sessions, the_split, opts)
+    dup = [i for i, n in Counter(s.id for s in samples).items() if n > 1]
+    if dup:
+        raise ConfigError(f"task {task!r}: builder {spec.builder} made duplicate sample ids, e.g. {dup[0]}")
+    n_built = len(samples)
+    if limit is not None:
+        samples = samples[:limit]
+    report = BuildReport(task=task, lang=lang, split=split, split_hash=the_split.content_hash, turns=turns,
+                         prompt_style=prompt_style, task_hash=spec.content_hash, n_samples=len(samples),
+                         n_built=n_built, skipped=dict(sorted(skipped.items())), limit=limit,
+                         n_test_sessions=len(the_split.test_ids), seconds=time.perf_counter() - start)
+    return samples, report
+
+
+def build_samples(task: str, lang: str, split: str | None = None, turns: str | None = None,
+                  prompt_style: str | None = None, data_dir: Path | None = None, limit: int | None = None,
+                  strict: bool = False, **options: Any) -> list[Sample]:
+    return build_samples_with_report(task, lang, split, turns, prompt_style, data_dir, limit, strict,
+                                     **options)[0]
+
+
+def format_sample(sample: Sample) -> str:
+    """A sample as plain text: id, every message with its role, the target and the reference."""
+    lines = [f"=== {sample.id} ({sample.task}, {sample.lang}, {sample.kind}, extract={sample.extract})"]
+    for i, message in enumerate(sample.messages):
+        lines.append(f"--- [{i}] {message['role']}")
+        lines.append(message["content"])
+    lines.append("--- target")
+    lines.append(sample.target)
+    if sample.kind == "classification":
+        lines.append("--- choices: " + ", ".join(sample.choices))
+        lines.append("--- gold labels: " + ", ".join(sample.gold_labels))
+    else:
+        lines.append("--- reference (scored)")
+        lines.append(sample.reference)
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""The task registry: `tasks/*.yaml` -> TaskSpec, validated field by field.
+
+The tasks directory is `paths.repo_root() / "tasks"`, or $PSYBENCH_TASKS_DIR when set. A task file is a
+small declarative mapping; every error names the file and the field. Files are re-read when they
+change (cache keyed by path, mtime and size), so a per-process cache never serves a stale spec."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from psybench.constants import LANGS
+from psybench.errors import ConfigError
+from psybench.paths import repo_root
+from psybench.records import GenerationParams
+
+TASKS_DIR_ENV = "PSYBENCH_TASKS_DIR"
+KINDS = ("generation", "classification")
+EXTRACTS = ("response", "whole", "labels")
+TURNS = ("all", "last")
+PROMPT_STYLES = ("paper", "clean")
+SPLITS = ("seeded", "table5", "released")
+TARGET_FIELDS = ("observation", "reasoning", "response", "labels")
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    split: str = "seeded"
+    turns: str = "all"
+    prompt_style: str = "paper"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task, as declared in tasks/NAME.yaml."""
+
+    name: str
+    description: str
+    kind: str  # "generation" | "classification"
+    builder: str  # module psybench.tasks.<builder>, with build(spec, sessions, split, options)
+    langs: tuple[str, ...]
+    extract: str  # "response" | "whole" | "labels"
+    defaults: TaskDefaults = TaskDefaults()
+    target: tuple[str, ...] = ()  # fields the model must produce, in order (e.g. reasoning, response)
+    metrics: tuple[str, ...] = ()
+    generation: dict[str, Any] = field(default_factory=dict)  # GenerationParams fields
+    options: dict[str, Any] = field(default_factory=dict)  # free, builder-specific
+    lang_note: str = ""  # why a language is missing (shown in the error)
+    path: Path | None = None
+    content_hash: str = ""  # sha256 of the YAML bytes (the run manifest records it)
+
+    def generation_params(self, **overrides: Any) -> GenerationParams:
+        values = {**self.generation, **{k: v for k, v in overrides.items() if v is not None}}
+        if "stop" in values:
+            values["stop"] = tuple(values["stop"])
+        return GenerationParams(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "kind": self.kind, "builder": self.builder,
+                "langs": list(self.langs), "extract": self.extract,
+                "defaults": {"split": self.defaults.split, "turns": self.defaults.turns,
+                             "prompt_style": self.defaults.prompt_style},
+                "target": list(self.target), "metrics": list(self.metrics), "generation": dict(self.generation),
+                "options": dict(self.options), "content_hash": self.content_hash}
+
+
+def tasks_dir() -> Path:
+    env = os.environ.get(TASKS_DIR_ENV)
+    return Path(env) if env else repo_root() / "tasks"
+
+
+_REQUIRED = ("name", "description", "kind", "builder", "langs", "extract")
+_OPTIONAL = ("defaults", "target", "metrics", "generation", "options", "lang_note")
+_GEN_FIELDS = {f.name: f.type for f in fields(GenerationParams)}
+
+
+def _fail(path: Path, fieldname: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: field '{fieldname}': {problem}")
+
+
+def _str(path: Path, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _choice(path: Path, key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _fail(path, key, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _str_list(path: Path, key: str, value: Any, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(path, key, f"expected a list of strings, got {value!r}")
+    if allowed is not None:
+        for v in value:
+            _choice(path, key, v, allowed)
+    return tuple(value)
+
+
+def _mapping(path: Path, key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(path, key, f"expected a mapping, got {value!r}")
+    return value
+
+
+def parse_task_file(path: Path) -> TaskSpec:
+    """Read and validate one task file; a ConfigError names the file and the field."""
+    blob = path.read_bytes()
+    try:
+        data = yaml.safe_load(blob)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of task fields, got {type(data).__name__}")
+    for key in data:
+        if key not in _REQUIRED + _OPTIONAL:
+            raise _fail(path, str(key), f"unknown field (known: {', '.join(_REQUIRED + _OPTIONAL)})")
+    for key in _REQUIRED:
+        if key not in data:
+            raise _fail(path, key, "missing")
+    name = _str(path, "name", data["name"])
+    if name != path.stem:
+        raise _fail(path, "name", f"{name!r} must equal the file name {path.stem!r}")
+    builder = _str(path, "builder", data["builder"])
+    if not builder.isidentifier() or importlib.util.find_spec(f"psybench.tasks.{builder}") is None:
+        raise _fail(path, "builder", f"no module psybench.tasks.{builder}")
+    langs = _str_list(path, "langs", data["langs"], LANGS)
+    if not langs:
+        raise _fail(path, "langs", "empty")
+    raw_defaults = _mapping(path, "defaults", data.get("defaults", {}))
+    for key in raw_defaults:
+        if key not in ("split", "turns", "prompt_style"):
+            raise _fail(path, f"defaults.{key}", "unknown field (known: split, turns, prompt_style)")
+    defaults = TaskDefaults(
+        split=_choice(path, "defaults.split", raw_defaults.get("split", "seeded"), SPLITS),
+        turns=_choice(path, "defaults.turns", raw_defaults.get("turns", "all"), TURNS),
+        prompt_style=_choice(path, "defaults.prompt_style", raw_defaults.get("prompt_style", "paper"),
+                             PROMPT_STYLES))
+    generation = _mapping(path, "generation", data.get("generation", {}))
+    for key, value in generation.items():
+        if key not in _GEN_FIELDS:
+            raise _fail(path, f"generation.{key}", f"unknown field (known: {', '.join(_GEN_FIELDS)})")
+        ok = {"max_tokens": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+              "temperature": isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
+              "top_p": isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1,
+              "seed": value is None or (isinstance(value, int) and not isinstance(value, bool)),
+              "stop": isinstance(value, list) and all(isinstance(v, str) for v in value)}[key]
+        if not ok:
+            raise _fail(path, f"generation.{key}", f"bad value {value!r}")
+    lang_note = data.get("lang_note", "")
+    if not isinstance(lang_note, str):
+        raise _fail(path, "lang_note", f"expected a string, got {lang_note!r}")
+    return TaskSpec(
+        name=name, description=_str(path, "description", data["description"]).strip(),
+        kind=_choice(path, "kind", data["kind"], KINDS), builder=builder, langs=langs,
+        extract=_choice(path, "extract", data["extract"], EXTRACTS), defaults=defaults,
+        target=_str_list(path, "target", data.get("target", []), TARGET_FIELDS),
+        metrics=_str_list(path, "metrics", data.get("metrics", [])),
+        generation=dict(generation), options=dict(_mapping(path, "options", data.get("options", {}))),
+        lang_note=lang_note.strip(), path=path, content_hash=hashlib.sha256(blob).hexdigest())
+
+
+_CACHE: dict[tuple, TaskSpec] = {}  # per process: (path, mtime_ns, size) -> spec
+
+
+def load_specs(directory: Path | None = None) -> dict[str, TaskSpec]:
+    """Every task of the directory, by name, sorted by name."""
+    directory = directory or tasks_dir()
+    if not directory.is_dir():
+        raise ConfigError(f"tasks directory {directory} does not exist (set ${TASKS_DIR_ENV})")
+    specs: dict[str, TaskSpec] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        spec = _CACHE.get(key)
+        if spec is None:
+            spec = _CACHE[key] = parse_task_file(path)
+        specs[spec.name] = spec
+    return specs
+
+
+def list_tasks() -> list[TaskSpec]:
+    return list(load_specs().values())
+
+
+def get_task(name: str) -> TaskSpec:
+    specs = load_specs()
+    if name not in specs:
+        raise ConfigError(f"unknown task {name!r} (known: {', '.join(specs) or 'none'}; "
+                          f"task files in {tasks_dir()})")
+    return specs[name]
