@@ -1,0 +1,163 @@
+"""Hand-written stand-ins for the runner's unit tests (tasks, backend, extract, metrics), so the runner's
+own logic (resume, cache, stages, manifest, errors) is tested fast and deterministically. The real
+pieces are exercised by the slow tests (test_resume.py, test_main_job.py).
+
+Also runnable as a script: `python tests/test_runner_fakes.py RUN_FLAGS...` runs `psybench run` with
+these stand-ins installed (for the kill -9 test, which needs a separate process)."""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import types
+from dataclasses import dataclass
+
+from psybench.errors import BackendError
+from psybench.records import Output, Prediction, Sample
+
+N_SAMPLES = 12
+
+
+def make_samples(task: str, n: int = N_SAMPLES) -> list[Sample]:
+    out = []
+    for i in range(n):
+        msgs = ({"role": "user", "content": f"I feel worried about exam number {i}."},)
+        out.append(Sample(id=f"{task}/{100000 + i}/{2 * i + 1}", task=task, lang="en", kind="generation",
+                          messages=msgs, target=f"Therapist: tell me more about exam {i}",
+                          reference=f"Therapist: tell me more about exam {i}", extract="response",
+                          meta={"dialog_id": str(100000 + i), "turn_index": 2 * i + 1}))
+    return out
+
+
+@dataclass
+class FakeSpec:
+    name: str
+    kind: str = "generation"
+    generation: dict | None = None
+    content_hash: str = "spec-hash"
+
+
+@dataclass
+class FakeReport:
+    sessions: int
+    skipped: int = 0
+
+
+def build_samples_with_report(task, lang, split="seeded", turns="all", prompt_style="paper", data_dir=None,
+                              limit=None, strict=False, **options):
+    samples = make_samples(task)[:limit] if limit else make_samples(task)
+    return samples, FakeReport(sessions=len(samples))
+
+
+def fake_tasks_module() -> types.ModuleType:
+    mod = types.ModuleType("psybench.tasks")
+    mod.get_task = lambda name: FakeSpec(name, generation={"max_tokens": 32})
+    mod.build_samples_with_report = build_samples_with_report
+    mod.format_sample = lambda s: "\n".join(f"[{m['role']}] {m['content']}" for m in s.messages)
+    return mod
+
+
+def reply_for(messages) -> str:
+    """Deterministic 'generation': a function of the prompt only."""
+    digest = hashlib.sha256(messages[-1]["content"].encode()).hexdigest()[:8]
+    return f"Therapist: tell me more {digest}"
+
+
+class FakeBackend:
+    """Calls on_output per request. fail_after=k: raises BackendError after k outputs (of this call);
+    empty_ids: those get an empty generation; error_ids: finish_reason 'error'; delay: seconds per output."""
+
+    name = "fake"
+    calls: list[int] = []  # number of requests per generate call, across instances (per test)
+
+    def __init__(self, model=None, fail_after=None, empty_ids=(), error_ids=(), delay=0.0, **options):
+        self.model, self.fail_after, self.delay = model, fail_after, delay
+        self.empty_ids, self.error_ids = set(empty_ids), set(error_ids)
+
+    def fingerprint(self) -> str:
+        return f"fake:{self.model}"
+
+    def info(self) -> dict:
+        return {"model": self.model, "engine": "fake"}
+
+    def generate(self, requests, params, on_output=None):
+        FakeBackend.calls.append(len(requests))
+        outs = []
+        for i, req in enumerate(requests):
+            if self.fail_after is not None and i >= self.fail_after:
+                raise BackendError("fake: server returned 500 after 3 retries")
+            if self.delay:
+                time.sleep(self.delay)
+            if req.id in self.error_ids:
+                out = Output(id=req.id, text="", finish_reason="error")
+            elif req.id in self.empty_ids:
+                out = Output(id=req.id, text="", finish_reason="stop", completion_tokens=0)
+            else:
+                out = Output(id=req.id, text=reply_for(req.messages), finish_reason="stop", prompt_tokens=9,
+                             completion_tokens=5)
+            if on_output:
+                on_output(out)
+            outs.append(out)
+        return outs
+
+    def close(self) -> None:
+        pass
+
+
+def fake_extract(text, finish_reason, sample, mode) -> Prediction:
+    if not text.strip():
+        return Prediction(id=sample.id, raw=text, response="", status="empty")
+    if mode == "paper":
+        return Prediction(id=sample.id, raw=text, response=text, status="ok")
+    return Prediction(id=sample.id, raw=text, response=text.removeprefix("Therapist:").strip(), status="ok")
+
+
+@dataclass(frozen=True)
+class FakeMetricSettings:
+    modes: tuple = ("corrected", "paper")
+    bertscore_model: str | None = None
+
+
+def fake_score_records(records, lang, settings, source=None):
+    per = []
+    for r in records:
+        s = {}
+        if "corrected" in settings.modes:
+            s["corrected.words"] = float(len(r["prediction"].split()))
+        if "paper" in settings.modes:
+            s["paper.words"] = float(len((r.get("paper_prediction") or "").split()))
+        per.append(s)
+    agg = {}
+    for key in per[0] if per else ():
+        vals = [p[key] for p in per]
+        mean = sum(vals) / len(vals)
+        agg[key] = {"value": mean, "ci_low": min(vals), "ci_high": max(vals), "n": len(vals), "level": 0.95}
+    return {"per_sample": per, "aggregates": agg}
+
+
+def install(setitem, setattr_, backend_kwargs=None) -> None:
+    """Install the stand-ins: `setitem(sys.modules, name, module)`, `setattr_(obj, name, value)` (pytest's
+    monkeypatch.setitem/setattr, or plain functions in a subprocess)."""
+    import psybench
+
+    tasks = fake_tasks_module()
+    backends = types.ModuleType("psybench.backends")
+    backends.create_backend = lambda name, model=None, **opts: FakeBackend(model, **{**opts, **(backend_kwargs or {})})
+    extract = types.ModuleType("psybench.extract")
+    extract.extract = fake_extract
+    metrics = types.ModuleType("psybench.metrics")
+    metrics.MetricSettings = FakeMetricSettings
+    metrics.score_records = fake_score_records
+    for name, mod in (("tasks", tasks), ("backends", backends), ("extract", extract), ("metrics", metrics)):
+        setitem(sys.modules, f"psybench.{name}", mod)
+        setattr_(psybench, name, mod)
+
+
+if __name__ == "__main__":  # subprocess entry for the kill -9 test
+    import os
+
+    delay = float(os.environ.get("FAKE_DELAY", "0"))
+    install(lambda d, k, v: d.__setitem__(k, v), lambda o, k, v: setattr(o, k, v), {"delay": delay})
+    from psybench.cli import main
+
+    sys.exit(main(["run", *sys.argv[1:]]))
