@@ -61,6 +61,12 @@ def test_checksums_and_normalisations(reports):
     assert reports["zh"]["normalisations"]["off_role_annotations_ignored"] == {"Seeker.reasoning": 21}
 
 
+def test_report_splits(reports):
+    assert reports["en"]["splits"]["table5"]["rows"] == 81
+    assert reports["en"]["splits"]["table5"]["chunk_rows_as_whole_session"] == 4
+    assert list(reports["zh"]["splits"]) == ["seeded"]
+
+
 def test_label_vocabularies(reports):
     assert (len(labels.EMOTIONS), len(labels.STRATEGIES), len(labels.TOPICS)) == (11, 10, 11)
     for lang in ("en", "zh"):
@@ -137,4 +143,4 @@ def test_cli_check_json(data_dir, capsys):
 def test_cli_check_table(data_dir, capsys):
     assert main(["data", "check", "--lang", "en", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert "6208" in out and "aaedf478526e283b2c3a6e6adf24576bcb8bd96580a5bc2d7100ec335bbbcb81" in out
+    assert "6208" in out and "32206c785bf4c1b57d68cbadd2a12337f9178088c188200eac3b5b7972ab582a" in out

@@ -8,8 +8,8 @@ from psybench.data.splits import MIN_SHARED_CHARS, overlap_groups, overlapping_p
 from psybench.errors import ConfigError
 
 HASHES = {
-    ("seeded", "en"): "aaedf478526e283b2c3a6e6adf24576bcb8bd96580a5bc2d7100ec335bbbcb81",
-    ("seeded", "zh"): "d6ee00ccf51ff78d209c8b4d4e470c59687e63f37a63fd5b22a5241d8bdfd60d",
+    ("seeded", "en"): "32206c785bf4c1b57d68cbadd2a12337f9178088c188200eac3b5b7972ab582a",
+    ("seeded", "zh"): "b3f1a2b105b3c2a97be89765c3cb01ace1d7c3894dc2d45f1b6a00ef1eda4034",
     ("table5", "en"): "4e40b513d13eb8049fa1d6836bd68ef8f979861dd3f4d3bb7449aacd1292a6fc",
     ("released", "en"): "7f0efe62d6b8d7ac7c4419780a852052bc930e34f0b529137f20144e34be7205",
 }
@@ -88,3 +88,14 @@ def test_english_only_splits(data_dir, name):
 def test_unknown_split(data_dir):
     with pytest.raises(ConfigError, match="unknown split"):
         get_split("random", "en", data_dir)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_seeded_keeps_conversation_chains_together(splits, data_dir, lang):
+    sessions = load_sessions(lang, data_dir)
+    test = set(splits[("seeded", lang)].test_ids)
+    links = [(a.dialog_id, b.dialog_id) for a, b in zip(sessions, sessions[1:]) if b.is_same_session == 1]
+    assert len(links) == {"en": 261, "zh": 73}[lang]
+    assert all((a in test) == (b in test) for a, b in links)
+    groups = overlap_groups(sessions, chains=True)
+    assert (len(groups), max(map(len, groups))) == {"en": (255, 9), "zh": (358, 30)}[lang]

@@ -51,6 +51,9 @@ def data_report(lang: str, data_dir: Path | None = None, strict: bool = False) -
             continue  # table5/released are English only
         splits[name] = {"test": len(split.test_ids), "train": len(split.train_ids),
                         "excluded": len(split.excluded_ids), "content_hash": split.content_hash}
+        if name == "table5":  # rows naming one chunk of a long session: psybench scores the whole session
+            splits[name]["rows"] = len(split.rows)
+            splits[name]["chunk_rows_as_whole_session"] = sum(r.get("n_chunks", 1) > 1 for r in split.rows)
     return {
         "lang": lang,
         "file": loaded.path.name,

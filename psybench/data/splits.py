@@ -6,11 +6,17 @@
   (81 rows, 81 sessions); if a file ever did, the session would appear once in `test_ids`, at its first
   row, and `rows` would keep every row.
 - `released`: the 79 sessions of the authors' released test file (`splits/en_released_test.json`, EN only).
-- `seeded` (default): our own 85/15 split for EN and ZH. Sessions that share a turn (identical content
-  of at least MIN_SHARED_CHARS characters: e.g. 000618/000619 share 22) are joined by union-find and put
-  on the same side, so no test turn is seen in training. Groups are drawn in
+- `seeded` (default): our own 85/15 split for EN and ZH. Sessions are joined by union-find when they
+  share a turn (identical content of at least MIN_SHARED_CHARS characters: e.g. 000618/000619 share 22)
+  or belong to one `is_same_session` chain (a session with is_same_session == 1 continues the one before
+  it in the file: the pieces of one long conversation, same client and case; EN 259 chains of 1-9
+  sessions, ZH chains of up to 30; CN -1 = not marked). 7 of the 10 EN share-a-turn groups lie inside one
+  chain, 3 span two chains, so both relations are needed. Each group goes to one side, so no test turn,
+  and no other part of a test conversation, is seen in training. Groups are drawn in
   `numpy.random.default_rng(SEEDED_SPLIT_SEED).permutation` order and added to test while they fit in
   round(0.15 * N).
+- `table5`/`released` keep the authors' test sets as they are; only train sessions that share a turn
+  with a test session are excluded (chain-mates stay in train, as in the authors' own training set).
 
 `test_ids` are in the split file's row order (table5, released) or sorted (seeded); `train_ids` and
 `excluded_ids` are sorted. For table5/released, train sessions that share a turn with a test session are
@@ -71,9 +77,14 @@ def overlapping_pairs(sessions: list[Session]) -> dict[tuple[str, str], int]:
     return dict(sorted(pairs.items()))
 
 
-def overlap_groups(sessions: list[Session]) -> list[tuple[str, ...]]:
-    """Connected components of the share-a-turn relation (union-find), ordered by their first id."""
+def overlap_groups(sessions: list[Session], chains: bool = False) -> list[tuple[str, ...]]:
+    """Connected components (union-find) of the share-a-turn relation, plus `is_same_session` chain
+    links when `chains`; sorted ids, groups ordered by their first id."""
     parent = {s.dialog_id: s.dialog_id for s in sessions}
+    links = list(overlapping_pairs(sessions))
+    if chains:
+        links += [(prev.dialog_id, cur.dialog_id) for prev, cur in zip(sessions, sessions[1:])
+                  if cur.is_same_session == 1]
 
     def find(x: str) -> str:
         while parent[x] != x:
@@ -81,7 +92,7 @@ def overlap_groups(sessions: list[Session]) -> list[tuple[str, ...]]:
             x = parent[x]
         return x
 
-    for a, b in overlapping_pairs(sessions):
+    for a, b in links:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -109,7 +120,7 @@ def _make(name: str, lang: str, test: tuple[str, ...], sessions: list[Session], 
 
 
 def _seeded(lang: str, sessions: list[Session]) -> Split:
-    groups = overlap_groups(sessions)
+    groups = overlap_groups(sessions, chains=True)
     target = round(SEEDED_TEST_FRACTION * len(sessions))
     test: list[str] = []
     for g in np.random.default_rng(SEEDED_SPLIT_SEED).permutation(len(groups)):
