@@ -9,7 +9,9 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
@@ -79,12 +81,16 @@ def _ram_gib() -> float | None:
 
 
 def _gpus() -> list[str]:
+    """GPU names: from torch when the run already imported it (a backend did), else nvidia-smi."""
+    torch = sys.modules.get("torch")
     try:
-        import torch  # only if already importable; no GPU probing beyond torch's own
-
-        if torch.cuda.is_available():
+        if torch is not None and torch.cuda.is_available():
             return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # noqa: BLE001 - a broken CUDA install must not stop a CPU run's manifest
+        if shutil.which("nvidia-smi"):
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                 text=True, timeout=20).stdout
+            return [line.strip() for line in out.splitlines() if line.strip()]
+    except Exception:  # noqa: BLE001 - a broken CUDA install must not stop a run's manifest
         pass
     return []
 
