@@ -66,6 +66,20 @@ class BuildReport:
         return asdict(self)
 
 
+_SPLITS: dict[tuple, Any] = {}  # per process: (split, lang, data_dir, loaded data identity) -> Split
+
+
+def _split(name: str, lang: str, data_dir: Path | None, sessions: list) -> Any:
+    """get_split, memoised per loaded data version (the loader returns the same Session objects
+    while the file is unchanged), so building many tasks computes the seeded split once."""
+    from psybench.data import get_split
+
+    key = (name, lang, str(data_dir), id(sessions[0]) if sessions else None)
+    if key not in _SPLITS:
+        _SPLITS[key] = get_split(name, lang, data_dir)
+    return _SPLITS[key]
+
+
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(f"unknown {name} {value!r} (expected one of {', '.join(allowed)})")
@@ -76,7 +90,7 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
                               prompt_style: str | None = None, data_dir: Path | None = None,
                               limit: int | None = None, strict: bool = False, **options: Any
                               ) -> tuple[list[Sample], BuildReport]:
-    from psybench.data import get_split, load_sessions
+    from psybench.data import load_sessions
 
     start = time.perf_counter()
     spec = get_task(task)
@@ -91,7 +105,7 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     if limit is not None and limit < 0:
         raise ConfigError(f"limit must be >= 0, got {limit}")
     sessions = load_sessions(lang, data_dir, strict)
-    the_split = get_split(split, lang, data_dir)
+    the_split = _split(split, lang, data_dir, sessions)
     builder = importlib.import_module(f"psybench.tasks.{spec.builder}")
     opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra={**spec.options, **options})
     samples, skipped = builder.build(spec, sessions, the_split, opts)

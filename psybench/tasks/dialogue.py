@@ -64,14 +64,17 @@ def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOpti
         prev = previous.get(session.dialog_id)
         chats = {v: session_chat(session, prev, v, options.prompt_style) for v in chat_variants}
         base = chats.get("dialog") or session_chat(session, prev, "dialog", options.prompt_style)
+        # message dicts are shared by the samples of a session (Sample is frozen: never mutate them)
+        dicts = {v: [m.as_dict() for m in chat] for v, chat in chats.items()}
         targets = [k for k, m in enumerate(base) if m.role == "assistant"]
+        n_assistant = len(targets)
+        positions = {k: i for i, k in enumerate(targets)}
         if options.turns == "last":
             targets = targets[-1:]
-        n_assistant = sum(m.role == "assistant" for m in base)
         for k in targets:
             run = base[k].turns
             observation, reasoning = run_observation(session, run), run_reasoning(run)
-            position = sum(m.role == "assistant" for m in base[:k])
+            position = positions[k]
             for part in parts:
                 reason = _skip_reason(part, observation, reasoning)
                 if reason:
@@ -82,9 +85,8 @@ def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOpti
                     target = reasoning if part == "reasoning_only" else observation
                     reference, extract = target, "whole"
                 else:
-                    chat = chats[part]
-                    messages = tuple(m.as_dict() for m in chat[:k])
-                    target = chat[k].content
+                    messages = tuple(dicts[part][:k])
+                    target = chats[part][k].content
                     reference, extract = reference_text(session.lang, run), spec.extract
                 task_id = f"{spec.name}.{part}" if mix else spec.name
                 meta = base_meta(session, split, row, run[0].index)
