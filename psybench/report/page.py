@@ -1,0 +1,271 @@
+"""The HTML report: one self-contained page (inline CSS and JS, charts as base64 PNG data URIs; no
+network needed to view it) plus the PNG charts saved beside it."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psybench import __version__
+from psybench.report import charts
+from psybench.report.keys import parse_key, table5_keys
+from psybench.report.leaderboard import CI_SUFFIXES, rows_from_run
+from psybench.report.rundir import RunDir, load_run
+
+N_EXAMPLES = 5  # example turns shown per run and task
+MAX_CHARTS = 24  # per section, so a classification run with 40 labels stays readable
+BREAKDOWNS = (("topic", "Topic"), ("psychotherapy", "Psychotherapy"))
+TABLE_COLUMNS = ("model", "task", "lang", "split", "turns", "metric_mode", "metric_model", "n", "n_scored",
+                 "extraction_failure_rate", "run_id")
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:2em}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}table.sortable th{cursor:pointer;user-select:none}
+table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
+table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0}.charts img{max-width:560px;border:1px solid #eee}
+.wide{overflow-x:auto}
+.example{border:1px solid #ddd;border-radius:6px;padding:8px 12px;margin:10px 0;background:#fafafa}
+.example pre{white-space:pre-wrap;margin:2px 0 8px;font-size:12px}.muted{color:#777;font-size:12px}
+"""
+
+_JS = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.addEventListener('click', function () {
+      var asc = th.getAttribute('aria-sort') !== 'ascending';
+      table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
+        var nx = parseFloat(x), ny = parseFloat(y), c;
+        if (x === '' && y === '') c = 0; else if (x === '') c = 1; else if (y === '') c = -1;
+        else if (!isNaN(nx) && !isNaN(ny)) c = asc ? nx - ny : ny - nx;
+        else c = asc ? x.localeCompare(y) : y.localeCompare(x);
+        return c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _fmt(value: Any) -> str:
+    if _is_num(value):
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return "" if value is None else str(value)
+
+
+def _table(headers: list[str], rows: list[list[Any]], sortable: bool = False, table_id: str = "") -> str:
+    """An HTML table; cells carry data-v (the raw value) so the sorter compares numbers as numbers."""
+    attrs = (' class="sortable"' if sortable else "") + (f' id="{_e(table_id)}"' if table_id else "")
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for v in row:
+            raw = repr(float(v)) if _is_num(v) else ("" if v is None or (isinstance(v, float)) else str(v))
+            cls = ' class="num"' if _is_num(v) else ""
+            cells.append(f'<td{cls} data-v="{_e(raw)}">{_e(_fmt(v))}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f"<div class='wide'><table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table></div>")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80]
+
+
+class _Charts:
+    """Collects PNGs: saved under out_dir/charts/, embedded as data URIs."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.dir = out_dir / "charts"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.saved: list[Path] = []
+
+    def figure(self, name: str, png: bytes, caption: str) -> str:
+        path = self.dir / f"{_slug(name)}.png"
+        path.write_bytes(png)
+        self.saved.append(path)
+        data = base64.b64encode(png).decode("ascii")
+        return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+                f'<figcaption class="muted">{_e(caption)}</figcaption></figure>')
+
+
+def _label(run: RunDir, task: str, multi_task: bool) -> str:
+    return f"{run.run_id}/{task}" if multi_task else run.run_id
+
+
+def _headline_keys(per_sample_keys: set[str]) -> list[str]:
+    """Per-sample metrics shown in breakdowns: the Table 5 ones when present, else the first few."""
+    keys = [k for m in ("corrected", "paper") for k in table5_keys(m, per_sample_keys).values()]
+    return keys[:4] or sorted(per_sample_keys)[:4]
+
+
+def _context(pred: dict[str, Any]) -> str:
+    meta = pred.get("meta") or {}
+    for field in ("context", "prompt"):
+        if meta.get(field):
+            return str(meta[field])
+    messages = pred.get("messages") or []
+    users = [m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if users:
+        return users[-1]
+    return f"dialog {pred.get('dialog_id', '?')}, turn {pred.get('turn_index', '?')} (run the task to see the prompt)"
+
+
+def build_report(run_paths: list[Path | str], out_dir: Path | str) -> Path:
+    """Write out_dir/index.html (self-contained) and out_dir/charts/*.png; returns the HTML path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = [load_run(p) for p in run_paths]
+    figs = _Charts(out_dir)
+    multi_task = any(len(r.tasks) > 1 for r in runs)
+    sections: list[str] = []
+
+    # ---- leaderboard table (sortable) -------------------------------------------------------
+    lb_rows = [row for run in runs for _, row in rows_from_run(run)]
+    metric_cols = sorted({k for row in lb_rows for k in row
+                          if k not in TABLE_COLUMNS and not k.endswith(CI_SUFFIXES) and _is_num(row.get(k))
+                          and k not in ("n", "n_scored")})
+    sections.append("<h2>Leaderboard</h2><p class='muted'>Click a column header to sort. One row per run, task and "
+                    "metric mode; the CIs are in the charts below and in the leaderboard CSVs.</p>"
+                    + _table([*TABLE_COLUMNS, *metric_cols],
+                             [[row.get(c) for c in (*TABLE_COLUMNS, *metric_cols)] for row in lb_rows],
+                             sortable=True, table_id="leaderboard"))
+
+    # ---- per-metric bars with CI whiskers ----------------------------------------------------
+    bars = []
+    metric_keys = sorted({k for run in runs for t in run.tasks.values() for k in t["metrics"]
+                          if parse_key(k).variant is None or parse_key(k).is_encoder_metric})
+    for key in metric_keys[:MAX_CHARTS]:
+        labels, values, lows, highs = [], [], [], []
+        for run in runs:
+            for task, res in run.tasks.items():
+                rec = res["metrics"].get(key)
+                if rec and _is_num(rec.get("value")):
+                    labels.append(_label(run, task, multi_task))
+                    values.append(rec["value"])
+                    lows.append(rec.get("ci_low"))
+                    highs.append(rec.get("ci_high"))
+        if labels:
+            bars.append(figs.figure(f"bar_{key}", charts.bar_with_ci(key, labels, values, lows, highs),
+                                    f"{key}: value with 95% CI"))
+    sections.append("<h2>Metrics with 95% CIs</h2><div class='charts'>" + "".join(bars) + "</div>")
+
+    # ---- per-sample distributions and breakdowns ---------------------------------------------
+    per_sample: dict[str, dict[str, dict[str, float]]] = {}  # label -> id -> scores
+    meta_by_label: dict[str, dict[str, dict]] = {}
+    for run in runs:
+        preds = {p.get("id"): p for p in run.predictions}
+        for task in run.tasks:
+            label = _label(run, task, multi_task)
+            per_sample[label] = {row["id"]: row["scores"] for row in run.scores if row.get("task", task) == task}
+            meta_by_label[label] = {i: (preds.get(i) or {}).get("meta") or {} for i in per_sample[label]}
+    sample_keys = sorted({k for rows in per_sample.values() for s in rows.values() for k, v in s.items()
+                          if _is_num(v)})
+    hists = []
+    for key in sample_keys[:MAX_CHARTS]:
+        series = {label: [s[key] for s in rows.values() if _is_num(s.get(key))] for label, rows in per_sample.items()}
+        series = {k: v for k, v in series.items() if v}
+        if series:
+            hists.append(figs.figure(f"hist_{key}", charts.histograms(key, series), f"{key}: per-sample distribution"))
+    sections.append("<h2>Score distributions</h2><div class='charts'>" + ("".join(hists) or
+                    "<p class='muted'>No per-sample scores (scores.jsonl) in these runs.</p>") + "</div>")
+
+    headline = _headline_keys(set(sample_keys))
+    for field, title in BREAKDOWNS:
+        groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))  # group -> label -> scores
+        for label, rows in per_sample.items():
+            for sid, scores in rows.items():
+                groups[str(meta_by_label[label].get(sid, {}).get(field) or "(none)")][label].append(scores)
+        if not groups or not headline:
+            sections.append(f"<h2>By {title.lower()}</h2><p class='muted'>No {field} in the predictions' meta.</p>")
+            continue
+        names = sorted(groups)
+        labels = list(per_sample)
+        headers = [title] + [f"{lab} {h}" for lab in labels for h in ("N", *headline)]
+        table_rows = []
+        for g in names:
+            row: list[Any] = [g]
+            for lab in labels:
+                scores = groups[g].get(lab, [])
+                row.append(len(scores))
+                for key in headline:
+                    vals = [s[key] for s in scores if _is_num(s.get(key))]
+                    row.append(float(np.mean(vals)) if vals else None)
+            table_rows.append(row)
+        key = headline[0]
+        series = {lab: [float(np.mean([s[key] for s in groups[g].get(lab, []) if _is_num(s.get(key))] or [np.nan]))
+                        for g in names] for lab in labels}
+        chart = figs.figure(f"by_{field}_{key}", charts.grouped_bars(f"{key} by {field}", names, series),
+                            f"mean {key} by {field}")
+        sections.append(f"<h2>By {title.lower()}</h2>" + _table(headers, table_rows, sortable=True,
+                                                                   table_id=f"by-{field}")
+                        + f"<div class='charts'>{chart}</div>")
+
+    # ---- extraction status ----------------------------------------------------------------------
+    status_rows = []
+    for run in runs:
+        for task, res in run.tasks.items():
+            for mode, field in (("corrected", "status_counts"), ("paper", "paper_status_counts")):
+                counts = Counter(res.get(field) or {})
+                status_rows.append([run.run_id, task, mode, counts.get("ok", 0), counts.get("no_marker", 0),
+                                    counts.get("truncated", 0), counts.get("empty", 0),
+                                    json.dumps({k: v for k, v in counts.items()
+                                                if k not in ("ok", "no_marker", "truncated", "empty")}) if
+                                    set(counts) - {"ok", "no_marker", "truncated", "empty"} else ""])
+    sections.append("<h2>Extraction status</h2>" + _table(
+        ["run", "task", "mode", "ok", "no_marker", "truncated", "empty", "other"], status_rows, table_id="status"))
+
+    # ---- example turns ----------------------------------------------------------------------------
+    examples = []
+    for run in runs:
+        scores = {row["id"]: row["scores"] for row in run.scores}
+        for pred in sorted(run.predictions, key=lambda p: str(p.get("id")))[:N_EXAMPLES]:
+            sc = scores.get(pred.get("id"), {})
+            score_text = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(sc.items()) if _is_num(v)) or "(not scored)"
+            examples.append(
+                f"<div class='example'><div class='muted'>{_e(run.run_id)} · {_e(pred.get('id'))} · status "
+                f"{_e(pred.get('status'))} / paper {_e(pred.get('paper_status'))}</div>"
+                f"<b>Prompt context</b><pre>{_e(_context(pred))}</pre>"
+                f"<b>Reference</b><pre>{_e(pred.get('reference'))}</pre>"
+                f"<b>Prediction</b><pre>{_e(pred.get('prediction'))}</pre>"
+                + (f"<b>Prediction (paper mode)</b><pre>{_e(pred.get('paper_prediction'))}</pre>"
+                   if pred.get("paper_prediction") not in (None, pred.get("prediction")) else "") +
+                f"<b>Scores</b><pre>{_e(score_text)}</pre></div>")
+    sections.append("<h2>Example turns</h2>" + ("".join(examples) or "<p class='muted'>No predictions.</p>"))
+
+    title = "psybench report: " + ", ".join(r.run_id for r in runs)
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
+            f"<link rel='icon' href='data:,'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<style>{_CSS}</style></head><body><h1>{_e(title)}</h1>"
+            f"<p class='muted'>psybench {_e(__version__)} · runs: "
+            + ", ".join(f"{_e(r.run_id)} ({_e(r.model)}, {_e(r.results.get('created', ''))})" for r in runs)
+            + "</p>" + "".join(sections) + f"<script>{_JS}</script></body></html>")
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path

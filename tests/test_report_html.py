@@ -1,0 +1,41 @@
+"""The HTML report's content (fast; the browser test checks it renders and sorts)."""
+from __future__ import annotations
+
+import base64
+import re
+
+from psybench.cli import main
+from test_report_helpers import metric, write_run
+
+
+def _run(tmp_path):
+    scores = {f"{600000 + i:06d}/{i + 1}": {"corrected.meteor": 0.1 * i} for i in range(4)}
+    return write_run(tmp_path, "r<1>", model="smol", scores=scores,
+                     metrics={"corrected.meteor": metric(0.15), "corrected.distinct2_corpus": metric(0.5)},
+                     status_counts={"ok": 3, "truncated": 1})
+
+
+def test_report_is_self_contained_and_escaped(tmp_path, capsys):
+    run = _run(tmp_path)
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out / "index.html")
+    page = (out / "index.html").read_text()
+    # no network: nothing loads from http(s), every image is an inline PNG data URI
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 5  # 2 metric bars, 1 histogram, by topic, by psychotherapy
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert sorted(p.name for p in (out / "charts").iterdir()) == [
+        "bar_corrected.distinct2_corpus.png", "bar_corrected.meteor.png", "by_psychotherapy_corrected.meteor.png",
+        "by_topic_corrected.meteor.png", "hist_corrected.meteor.png"]
+    assert page.count("<script>") == 1 and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "r&lt;1&gt;" in page and "r<1>" not in page
+    # leaderboard: one corrected row; topic breakdown: Family has samples 0 and 2 -> mean 0.1
+    assert re.search(r'<table class="sortable" id="leaderboard">.*?<tbody><tr>.*?</tr></tbody>', page)
+    family = re.search(r'<tr><td data-v="Family">Family</td><td class="num" data-v="2\.0">2</td>'
+                       r'<td class="num" data-v="([0-9.]+)">', page)
+    assert family and float(family.group(1)) == 0.1
+    # extraction status counts and an example turn with its context
+    assert '<td class="num" data-v="1.0">1</td>' in page  # one truncated
+    assert "Client: I feel stuck 0." in page and "Therapist: reference &lt;b&gt;0&lt;/b&gt; &amp; more" in page
