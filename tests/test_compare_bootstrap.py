@@ -62,8 +62,9 @@ def test_compare_runs_on_shared_samples(tmp_path):
     same = by["corrected.meteor"]
     assert same.result.diff == 0.0 and same.result.p_value == 1.0
     corpus = by["corrected.bleu1_corpus"]
-    assert corpus.result is None and corpus.note.startswith("not compared: corpus-level")
-    assert (corpus.mean_a, corpus.mean_b) == (0.3, 0.4)
+    # recomputed on the shared samples' texts (identical here), not taken from results.json (0.3 vs 0.4)
+    assert (corpus.result.diff, corpus.result.p_value) == (0.0, 1.0) and corpus.mean_a == corpus.mean_b != 0.3
+    assert corpus.note == "corpus-level, recomputed on the shared samples"
 
 
 def test_compare_cli(tmp_path, capsys):
@@ -93,3 +94,33 @@ def test_compare_cli_errors(tmp_path, capsys):
     assert "no shared sample ids" in capsys.readouterr().err
     assert main(["compare", str(a), str(a), "--metric", "nope"]) == 2
     assert "--metric nope: not in either run" in capsys.readouterr().err
+
+
+def test_corpus_metrics_recomputed_on_shared_samples(tmp_path):
+    import sacrebleu
+
+    ids = [f"{600000 + i:06d}/1" for i in range(4)]
+    scores = {s: {"corrected.meteor": 0.5} for s in ids}
+    ms = {"corrected.bleu1_corpus": metric(0.3), "corrected.distinct1_corpus": metric(0.2),
+          "paper.distinct2_corpus_div_n": metric(0.01), "corrected.meteor": metric(0.5)}
+    a = write_run(tmp_path, "A", scores=scores, metrics=ms, texts={s: "Therapist: a a a a" for s in ids})
+    b = write_run(tmp_path, "B", scores=scores, metrics=ms,
+                  texts={s: f"Therapist: reference {i} and more" for i, s in enumerate(ids)})
+    _, _, rows = compare_runs(a, b)
+    by = {r.metric: r for r in rows}
+    distinct = by["corrected.distinct1_corpus"]
+    # A: 1 unique of 16 tokens; B: "reference", "0".."3", "and", "more" = 7 unique of 16
+    assert (distinct.mean_a, distinct.mean_b) == (1 / 16, 7 / 16)
+    assert distinct.result.diff == pytest.approx(6 / 16) and distinct.result.p_value < 0.01
+    # a resample drawing k distinct samples gives B - A = (2 + k) / 16: k = 2..4 inside the 95% interval
+    assert (distinct.result.ci_low, distinct.result.ci_high) == (4 / 16, 6 / 16)
+    refs = [f"reference <b>{i}</b> & more" for i in range(4)]
+    hyp_b = [f"reference {i} and more" for i in range(4)]
+    bleu = by["corrected.bleu1_corpus"]
+    expected_b = sacrebleu.BLEU(max_ngram_order=1).corpus_score(hyp_b, [refs]).score / 100
+    assert bleu.mean_b == pytest.approx(expected_b) and bleu.result.diff == pytest.approx(expected_b - bleu.mean_a)
+    assert by["paper.distinct2_corpus_div_n"].result is None
+    assert by["paper.distinct2_corpus_div_n"].note.startswith("not compared: corpus-level")
+    same = compare_runs(a, a)[2]
+    assert {r.metric: r.result.p_value for r in same if r.result} == {
+        "corrected.bleu1_corpus": 1.0, "corrected.distinct1_corpus": 1.0, "corrected.meteor": 1.0}

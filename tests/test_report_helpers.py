@@ -18,8 +18,10 @@ def write_run(root: Path, name: str, *, model: str = "m", task: str = "dialog", 
               split: str = "table5", turns: str = "last", metrics: dict | None = None,
               scores: dict[str, dict[str, float]] | None = None, status_counts: dict | None = None,
               paper_status_counts: dict | None = None, metric_settings: dict | None = None,
-              created: str = "2026-11-22T03:00:00Z", extra_tasks: dict | None = None) -> Path:
-    """A run dir holding one task. `scores` maps sample id suffix -> {key: value}."""
+              created: str = "2026-11-22T03:00:00Z", extra_tasks: dict | None = None,
+              texts: dict[str, str] | None = None) -> Path:
+    """A run dir holding one task. `scores` maps sample id suffix -> {key: value}; `texts` optionally
+    sets the prediction of a sample id suffix."""
     run = root / name
     run.mkdir(parents=True)
     scores = scores or {}
@@ -39,7 +41,7 @@ def write_run(root: Path, name: str, *, model: str = "m", task: str = "dialog", 
                 "id": f"{task}/{sid}", "task": task, "lang": lang, "dialog_id": sid.split("/")[0],
                 "turn_index": int(sid.split("/")[1]), "reference": f"Therapist: reference <b>{i}</b> & more",
                 "raw_output": f"Therapist: prediction {i} <script>alert(1)</script>", "finish_reason": "stop",
-                "prediction": f"prediction {i} <script>alert(1)</script>", "status": "ok",
+                "prediction": (texts or {}).get(sid, f"prediction {i} <script>alert(1)</script>"), "status": "ok",
                 "paper_prediction": f"Therapist: prediction {i}", "paper_status": "ok",
                 "observation": "", "reasoning": "", "labels": None, "gold_labels": [],
                 "history_turns_cut": 0, "cached": False,

@@ -1,6 +1,8 @@
 """Paired comparison of two runs on their shared samples: per metric, B - A with a paired bootstrap
-CI and a two-sided p-value (seeded, vectorised numpy). Per-sample metrics come from scores.jsonl;
-a corpus-level metric (corpus BLEU, Distinct) has no per-sample value there and is listed as not
+CI and a two-sided p-value (seeded, vectorised numpy). Per-sample metrics come from scores.jsonl.
+Corrected-mode corpus metrics (corpus BLEU, Distinct-n) are recomputed on each paired resample from
+per-sample sufficient statistics of the shared samples' texts (predictions.jsonl), with
+psybench.metrics' own helpers; any other corpus metric (paper-mode Distinct / N) is listed as not
 compared rather than approximated."""
 from __future__ import annotations
 
@@ -26,6 +28,15 @@ class BootstrapResult:
     n: int
 
 
+def _summarise(observed: float, boots: np.ndarray, level: float, n: int) -> BootstrapResult:
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
+    # Centre the bootstrap distribution on 0 (the null) and count diffs at least as extreme.
+    extreme = np.count_nonzero(np.abs(boots - observed) >= abs(observed) - 1e-12)
+    p = (extreme + 1) / (boots.size + 1)
+    return BootstrapResult(observed, float(lo), float(hi), float(min(p, 1.0)), n)
+
+
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL) -> BootstrapResult:
     """Resample sample indices (the same ones for A and B) and recompute mean(b - a)."""
@@ -33,18 +44,45 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RE
     n = d.size
     if n == 0:
         raise ValueError("paired_bootstrap needs at least one pair")
-    observed = float(d.mean())
     rng = np.random.default_rng(seed)
     boots = np.empty(resamples)
     for start in range(0, resamples, _CHUNK):
         size = min(_CHUNK, resamples - start)
         boots[start:start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    # Centre the bootstrap distribution on 0 (the null) and count diffs at least as extreme.
-    extreme = np.count_nonzero(np.abs(boots - observed) >= abs(observed) - 1e-12)
-    p = (extreme + 1) / (resamples + 1)
-    return BootstrapResult(observed, float(lo), float(hi), float(min(p, 1.0)), n)
+    return _summarise(float(d.mean()), boots, level, n)
+
+
+# ---- corpus-level metrics: recompute the corpus statistic on each paired resample -------------------
+def _corpus_statistic(key: str, hyps: list[str], refs: list[str], lang: str):
+    """f(counts (R, n)) -> R corpus values, for the corrected-mode corpus metrics, from the per-sample
+    sufficient statistics psybench.metrics uses itself; None for a metric it cannot recompute."""
+    from psybench.metrics import tokenize as tk
+    from psybench.metrics._ngram import bleu_from_stats, distinct_stats, sacrebleu_stats
+
+    hyps = [tk.strip_speaker(h) for h in hyps]
+    refs = [tk.strip_speaker(r) for r in refs]
+    for order in (1, 3):
+        if key == f"corrected.bleu{order}_corpus":
+            stats = sacrebleu_stats(hyps, refs, lang, order=3)
+            return lambda counts: bleu_from_stats(counts @ stats, order, effective_order=False)
+    for order in (1, 2):
+        if key == f"corrected.distinct{order}_corpus":
+            toks = [tk.words(h, lang) if lang == "zh" else tk.tokens_13a(h) for h in hyps]
+            dstats = distinct_stats(toks, order, pad=False)
+            return dstats.bootstrap
+    return None
+
+
+def paired_corpus_bootstrap(stat_a, stat_b, n: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                            seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL) -> BootstrapResult:
+    """stat_x(counts) gives the corpus statistic of each resample (rows of a (R, n) count matrix); the
+    same resamples are used for A and B, so the difference is paired."""
+    from psybench.metrics._bootstrap import resample_counts
+
+    ones = np.ones((1, n))
+    observed = float(stat_b(ones)[0] - stat_a(ones)[0])
+    counts = resample_counts(n, resamples, seed)
+    return _summarise(observed, stat_b(counts) - stat_a(counts), level, n)
 
 
 @dataclass(frozen=True)
@@ -73,6 +111,27 @@ def _per_sample(run: RunDir, task: str) -> dict[str, dict[str, float]]:
     return {row["id"]: row["scores"] for row in run.scores if row.get("task", task) == task}
 
 
+def _predictions(run: RunDir, task: str) -> dict[str, dict]:
+    return {row.get("id"): row for row in run.predictions if row.get("task", task) == task}
+
+
+def _compare_corpus(key: str, shared: list[str], pa: dict, pb: dict, lang: str, va, vb,
+                    resamples: int, seed: int) -> MetricComparison:
+    """A corpus metric recomputed on the shared samples' texts (predictions.jsonl), paired resamples."""
+    have = all(i in pa and i in pb for i in shared)
+    if have:
+        refs = [pa[i].get("reference") or "" for i in shared]
+        stat_a = _corpus_statistic(key, [pa[i].get("prediction") or "" for i in shared], refs, lang)
+        stat_b = _corpus_statistic(key, [pb[i].get("prediction") or "" for i in shared], refs, lang)
+        if stat_a is not None:
+            res = paired_corpus_bootstrap(stat_a, stat_b, len(shared), resamples, seed)
+            ones = np.ones((1, len(shared)))
+            return MetricComparison(key, len(shared), float(stat_a(ones)[0]), float(stat_b(ones)[0]), res,
+                                    "corpus-level, recomputed on the shared samples")
+    why = "no predictions.jsonl texts for the shared samples" if not have else "no per-sample statistics for it"
+    return MetricComparison(key, len(shared), va, vb, None, f"not compared: corpus-level, {why}")
+
+
 def compare_runs(path_a: Path | str, path_b: Path | str, task: str | None = None,
                  metrics: list[str] | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
                  seed: int = BOOTSTRAP_SEED) -> tuple[str, int, list[MetricComparison]]:
@@ -85,6 +144,7 @@ def compare_runs(path_a: Path | str, path_b: Path | str, task: str | None = None
             raise ConfigError(f"{a.path} has {field}={ra.get(field)} but {b.path} has {field}={rb.get(field)} "
                               f"for task {task}: compare needs the same split, language and task")
     sa, sb = _per_sample(a, task), _per_sample(b, task)
+    pa, pb = _predictions(a, task), _predictions(b, task)
     shared = sorted(set(sa) & set(sb))
     if not shared:
         raise ConfigError(f"{a.path} and {b.path}: no shared sample ids for task {task} in scores.jsonl")
@@ -98,8 +158,7 @@ def compare_runs(path_a: Path | str, path_b: Path | str, task: str | None = None
     for key in wanted:
         if key not in sample_keys:
             va, vb = ra["metrics"].get(key, {}).get("value"), rb["metrics"].get(key, {}).get("value")
-            out.append(MetricComparison(key, len(shared), va, vb, None,
-                                        "not compared: corpus-level, no per-sample statistics in scores.jsonl"))
+            out.append(_compare_corpus(key, shared, pa, pb, ra.get("lang", "en"), va, vb, resamples, seed))
             continue
         pairs = [(sa[i].get(key), sb[i].get(key)) for i in shared]
         pairs = [(x, y) for x, y in pairs if x is not None and y is not None
