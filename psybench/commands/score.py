@@ -1,0 +1,78 @@
+"""`psybench score`: score a predictions file (lines {"id", "prediction", "reference", ...}).
+
+    psybench score PREDICTIONS.jsonl --lang en|zh [--mode corrected|paper|both] [--bertscore-model M
+        --bertscore-layer L] [--allow-lang-mismatch] [--bootstrap N] --out DIR
+
+Writes DIR/scores.jsonl (per sample) and DIR/results.json (per task: metrics with 95% bootstrap CIs),
+and prints a table. Records with a `task` are scored per task; `paper_prediction`/`paper_status` feed
+paper mode (samples with paper_status "no_marker" are left out of it and counted, as the authors did)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from psybench.constants import BOOTSTRAP_RESAMPLES, METRIC_MODES
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("score", help="score a predictions JSONL file (paper and/or corrected metrics)",
+                              description=__doc__.split("\n\n")[1] if __doc__ else None,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("predictions", type=Path, help="JSONL file, one {id, prediction, reference} per line")
+    p.add_argument("--lang", required=True, choices=("en", "zh"))
+    p.add_argument("--mode", default="corrected", choices=(*METRIC_MODES, "both"),
+                   help="metric mode: corrected (default; textbook), paper (the authors' computation), both")
+    p.add_argument("--bertscore-model", default=None,
+                   help="encoder: minilm, mpnet, e5 (packaged), roberta-large / bert-base-chinese (the paper's, "
+                        "default when available), or a local HF folder")
+    p.add_argument("--bertscore-layer", type=int, default=None, help="BERTScore layer (required for a local folder)")
+    p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (n-gram metrics only)")
+    p.add_argument("--allow-lang-mismatch", action="store_true",
+                   help="allow an English-only encoder on Chinese (the paper used roberta-large for both)")
+    p.add_argument("--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, metavar="N",
+                   help=f"bootstrap resamples for the 95%% CIs (default {BOOTSTRAP_RESAMPLES}; 0 = none)")
+    p.add_argument("--device", default="auto", help="encoder device: auto (default), cpu, cuda")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(func=handle)
+
+
+def _print_table(task_results: dict[str, dict]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    for task, res in task_results.items():
+        counts = [f"n={res['n']}"]
+        for key in ("n_empty_predictions", "n_dropped", "n_unparseable"):
+            if res.get(key):
+                counts.append(f"{key.removeprefix('n_')}={res[key]}")
+        table = Table(title=escape(f"{task} ({res['lang']}, {', '.join(counts)})"))
+        for col, just in (("metric", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right"),
+                          ("level", "left")):
+            table.add_column(col, justify=just)
+        for key, agg in res["metrics"].items():
+            fmt = (lambda x: "-" if x is None else f"{x:.4f}")
+            table.add_row(escape(key), fmt(agg["value"]), f"[{fmt(agg['ci_low'])}, {fmt(agg['ci_high'])}]", str(agg["n"]),
+                          agg["level"])
+        console.print(table)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from psybench.errors import ConfigError
+    from psybench.metrics import MetricSettings, read_predictions, score_records, write_scores
+
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {args.bootstrap}: must be >= 0")
+    modes = tuple(METRIC_MODES) if args.mode == "both" else (args.mode,)
+    settings = MetricSettings(modes=modes, bertscore_model=args.bertscore_model,
+                              bertscore_layer=args.bertscore_layer, allow_lang_mismatch=args.allow_lang_mismatch,
+                              bertscore=not args.no_bertscore, device=args.device,
+                              bootstrap_resamples=args.bootstrap)
+    records = read_predictions(args.predictions, args.lang)
+    lines, results = score_records(records, args.lang, settings, source=str(args.predictions))
+    scores_path, results_path = write_scores(args.out, lines, results, settings,
+                                             extra={"source": str(args.predictions)})
+    _print_table(results)
+    print(f"wrote {scores_path} and {results_path}")
+    return 0

@@ -1,0 +1,163 @@
+"""Predictions files and records -> scores: the one code path behind `psybench score` and the runner.
+
+A record is a predictions.jsonl line (docs/ARCHITECTURE.md): at least `id`, `prediction`, `reference`;
+optional `task`, `lang`, `paper_prediction`, `paper_status`, `status`, and for classification
+`gold_labels` (non-empty list), `labels` (list, or null when unparseable) and `choices` (top level or
+in `meta`)."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from psybench.errors import PredictionsError
+from psybench.metrics import tokenize as tk
+from psybench.metrics._classification import score_classification
+from psybench.metrics._generation import MetricSettings, score_generation
+
+DEFAULT_TASK = "default"
+_REQUIRED = ("id", "prediction", "reference")
+_OPTIONAL_STR = ("task", "lang", "paper_status", "status")
+
+
+def _is_classification(rec: dict) -> bool:
+    return isinstance(rec.get("gold_labels"), list) and len(rec["gold_labels"]) > 0
+
+
+def _check_labels(value: Any, where: str, field: str, nullable: bool) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise PredictionsError(f"{where}: field {field!r} must be a list of strings"
+                               + (" or null" if nullable else ""))
+
+
+def check_reference_lang(text: str, lang: str, where: str) -> None:
+    """en: at most half of the letters CJK; zh: some CJK when the text has any Latin word."""
+    body = tk.strip_speaker(text)
+    cjk, latin = tk.cjk_count(body), tk.latin_count(body)
+    if lang == "en" and cjk > 0.5 * (cjk + latin):
+        raise PredictionsError(f"{where}: reference is mostly Chinese ({cjk} CJK of {cjk + latin} letters) but "
+                               "--lang en: pass --lang zh")
+    if lang == "zh" and cjk == 0 and latin >= 2:
+        raise PredictionsError(f"{where}: reference has no Chinese characters but --lang zh: pass --lang en")
+
+
+def validate_records(records: list[dict], lang: str | None, source: str = "records") -> None:
+    """Raise PredictionsError naming `source` and the 1-based line of the first bad record."""
+    if not records:
+        raise PredictionsError(f"{source}: no predictions (empty file)")
+    seen: dict[str, int] = {}
+    for line, rec in enumerate(records, start=1):
+        where = f"{source} line {line}"
+        if not isinstance(rec, dict):
+            raise PredictionsError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        for name in _REQUIRED:
+            if name not in rec:
+                raise PredictionsError(f"{where}: missing field {name!r} (need id, prediction, reference)")
+            if not isinstance(rec[name], str):
+                raise PredictionsError(f"{where}: field {name!r} must be a string, got {type(rec[name]).__name__}")
+        for name in _OPTIONAL_STR:
+            if name in rec and rec[name] is not None and not isinstance(rec[name], str):
+                raise PredictionsError(f"{where}: field {name!r} must be a string, got {type(rec[name]).__name__}")
+        if rec.get("paper_prediction") is not None and not isinstance(rec["paper_prediction"], str):
+            raise PredictionsError(f"{where}: field 'paper_prediction' must be a string or null")
+        if rec["id"] in seen:
+            raise PredictionsError(f"{where}: duplicate id {rec['id']!r} (first on line {seen[rec['id']]})")
+        seen[rec["id"]] = line
+        rec_lang = rec.get("lang")
+        if lang is None and rec_lang not in ("en", "zh"):
+            raise PredictionsError(f"{where}: no language: pass --lang en|zh or give each record a 'lang'")
+        if lang is not None and rec_lang is not None and rec_lang != lang:
+            raise PredictionsError(f"{where}: record lang {rec_lang!r} differs from --lang {lang}")
+        if _is_classification(rec):
+            _check_labels(rec["gold_labels"], where, "gold_labels", nullable=False)
+            _check_labels(rec.get("labels"), where, "labels", nullable=True)
+        elif rec["reference"].strip():
+            check_reference_lang(rec["reference"], lang or rec_lang, where)
+
+
+def read_predictions(path: str | Path, lang: str | None = None) -> list[dict]:
+    """Read and validate a predictions JSONL file (blank lines are not allowed: line numbers stay exact)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictionsError(f"{path}: no such predictions file")
+    records = []
+    with path.open(encoding="utf-8") as fh:
+        for line, text in enumerate(fh, start=1):
+            if not text.strip():
+                raise PredictionsError(f"{path} line {line}: blank line (one JSON object per line)")
+            try:
+                records.append(json.loads(text))
+            except json.JSONDecodeError as err:
+                raise PredictionsError(f"{path} line {line}: not valid JSON ({err.msg}, column {err.colno})") from None
+    validate_records(records, lang, str(path))
+    return records
+
+
+def _choices(group: list[dict]) -> tuple[str, ...]:
+    for rec in group:
+        found = rec.get("choices") or (rec.get("meta") or {}).get("choices")
+        if found:
+            return tuple(found)
+    return ()
+
+
+def score_records(records: list[dict], lang: str | None, settings: MetricSettings,
+                  source: str = "records") -> tuple[list[dict], dict[str, dict]]:
+    """Score validated records grouped by task -> (scores.jsonl lines in input order, results per task)."""
+    validate_records(records, lang, source)
+    groups: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        groups.setdefault(rec.get("task") or DEFAULT_TASK, []).append(i)
+    lines: list[dict | None] = [None] * len(records)
+    results: dict[str, dict] = {}
+    for task, idx in groups.items():
+        group = [records[i] for i in idx]
+        task_lang = lang or group[0]["lang"]
+        if any(_is_classification(r) for r in group):
+            if not all(_is_classification(r) for r in group):
+                raise PredictionsError(f"{source}: task {task!r} mixes classification and generation records")
+            res = score_classification([tuple(r["labels"]) if r.get("labels") is not None else None for r in group],
+                                       [tuple(r["gold_labels"]) for r in group], _choices(group), settings)
+            entry = {"lang": task_lang, "kind": "classification", "n": len(group), "metrics": res.aggregates,
+                     "n_unparseable": res.info["n_unparseable"], "info": res.info}
+        else:
+            paper_preds = None
+            if any("paper_prediction" in r for r in group):
+                paper_preds = [r.get("paper_prediction") if r.get("paper_prediction") is not None else r["prediction"]
+                               for r in group]
+            mask = [r.get("paper_status") != "no_marker" for r in group]
+            res = score_generation([r["prediction"] for r in group], [r["reference"] for r in group], task_lang,
+                                   settings, paper_predictions=paper_preds, paper_mask=mask)
+            entry = {"lang": task_lang, "kind": "generation", "n": len(group), "metrics": res.aggregates,
+                     "n_empty_predictions": res.info["n_empty_predictions"],
+                     "n_empty_references": res.info["n_empty_references"],
+                     "n_dropped": res.info["paper"]["n_dropped"] if res.info["paper"] else 0,
+                     "bertscore": res.info["bertscore"], "info": res.info}
+        for name, key in (("status", "status_counts"), ("paper_status", "paper_status_counts")):
+            if any(name in r for r in group):
+                entry[key] = dict(Counter(str(r.get(name)) for r in group))
+        results[task] = entry
+        for i, scores in zip(idx, res.per_sample):
+            lines[i] = {"id": records[i]["id"], "task": task, "scores": scores}
+    return lines, results  # type: ignore[return-value]
+
+
+def write_scores(out_dir: str | Path, lines: list[dict], task_results: dict[str, dict],
+                 settings: MetricSettings, extra: dict | None = None) -> tuple[Path, Path]:
+    """Write out_dir/scores.jsonl and out_dir/results.json; returns their paths."""
+    from psybench import __version__
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scores_path, results_path = out / "scores.jsonl", out / "results.json"
+    with scores_path.open("w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    results = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "psybench_version": __version__,
+               **(extra or {}), "metric_settings": settings.as_dict(), "tasks": task_results}
+    results_path.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return scores_path, results_path
