@@ -65,6 +65,9 @@ def test_other_encoder_or_settings_never_mix(tmp_path):
     assert len(frame) == 6
     assert sorted(set(frame["metric_model"])) == ["all-MiniLM-L6-v2:L5", "all-mpnet-base-v2:L8"]
     assert frame["metric_config"].nunique() == 3
+    # settings that only change speed (device, batch size) do not split rows
+    same = {"bertscore": "minilm", "device": "cuda", "batch_size": 8, "workers": 0, "modes": ["paper"]}
+    assert leaderboard.metric_config_id(same) == leaderboard.metric_config_id({"bertscore": "minilm"})
 
 
 def test_two_encoders_in_one_run_give_two_rows(tmp_path):

@@ -30,6 +30,8 @@ INFO_COLUMNS = ("n", "n_scored", "extraction_failure_rate", "status_counts", "ru
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 KINDS = ("generation", "classification")
 LOCK_NAME = ".leaderboard.lock"
+# metric_settings fields that change how fast scores are computed, not what they are
+CONFIG_IGNORED = ("batch_size", "device", "workers", "progress", "modes")
 
 
 def default_dir() -> Path:
@@ -42,6 +44,8 @@ def csv_path(directory: Path, kind: str) -> Path:
 
 def metric_config_id(settings: Any) -> str:
     """Short stable hash of the run's metric settings: rows scored differently never share a key."""
+    if isinstance(settings, dict):
+        settings = {k: v for k, v in settings.items() if k not in CONFIG_IGNORED}
     blob = json.dumps(settings or {}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
