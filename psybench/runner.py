@@ -501,22 +501,17 @@ def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
                                    "predictions; rerun the generate stage to finish it")
 
     t0 = time.monotonic()
-    score_lines: list[str] = []
+    lines, task_results = score_records(records, None, settings, source=str(pred_path))
     tasks_out: dict[str, Any] = {}
-    for task, task_records in by_task.items():
-        lang = task_records[0].get("lang") or config.get("lang", "en")
-        result = score_records(task_records, lang=lang, settings=settings, source=str(pred_path))
-        per_sample, aggregates, extra = _unpack_scores(result)
-        for record, scores in zip(task_records, per_sample):
-            score_lines.append(json.dumps({"id": record["id"], "task": task, "scores": scores},
-                                          ensure_ascii=False))
+    for task, entry in task_results.items():
+        task_records = by_task[task]
         tasks_out[task] = {
-            "lang": lang, "split": config.get("split"), "turns": config.get("turns"),
-            "prompt_style": config.get("prompt_style"), "n": len(task_records),
+            "lang": entry.get("lang") or config.get("lang"), "split": config.get("split"),
+            "turns": config.get("turns"), "prompt_style": config.get("prompt_style"), "n": len(task_records),
             "status_counts": dict(Counter(r.get("status") for r in task_records)),
             "paper_status_counts": dict(Counter(r.get("paper_status") for r in task_records)),
-            "metrics": aggregates, **extra,
-        }
+            **{k: v for k, v in entry.items() if k not in ("lang", "n", "status_counts", "paper_status_counts")}}
+    score_lines = [json.dumps(line, ensure_ascii=False) for line in lines]
     results = {"run_id": run_dir.name, "model": config.get("model", manifest.get("model")),
                "backend": config.get("backend"), "created": datetime.now(timezone.utc).isoformat(),
                "psybench_version": __version__, "metric_settings": _settings_dict(settings), "tasks": tasks_out}
@@ -527,20 +522,6 @@ def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
         manifest["metric_settings"] = results["metric_settings"]
         write_manifest(run_dir, manifest)
     return results
-
-
-def _unpack_scores(result: Any) -> tuple[list[dict[str, float]], dict[str, Any], dict[str, Any]]:
-    """(per-sample score dicts, aggregates, extra task fields) from what metrics.score_records returns."""
-    if isinstance(result, dict):
-        per_sample, aggregates = result["per_sample"], result["aggregates"]
-        extra = {k: v for k, v in result.items() if k not in ("per_sample", "aggregates")}
-    else:
-        per_sample, aggregates = result.per_sample, result.aggregates
-        extra = {}
-    agg = {}
-    for key, value in aggregates.items():
-        agg[key] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-    return [dict(s) for s in per_sample], agg, json.loads(json.dumps(extra, default=str))
 
 
 # ---------------------------------------------------------------------------------------------

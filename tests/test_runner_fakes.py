@@ -127,12 +127,18 @@ def fake_score_records(records, lang, settings, source=None):
         if "paper" in settings.modes:
             s["paper.words"] = float(len((r.get("paper_prediction") or "").split()))
         per.append(s)
-    agg = {}
-    for key in per[0] if per else ():
-        vals = [p[key] for p in per]
-        mean = sum(vals) / len(vals)
-        agg[key] = {"value": mean, "ci_low": min(vals), "ci_high": max(vals), "n": len(vals), "level": 0.95}
-    return {"per_sample": per, "aggregates": agg}
+    by_task: dict = {}
+    for r, s in zip(records, per):
+        by_task.setdefault(r["task"], []).append(s)
+    results = {}
+    for task, rows in by_task.items():
+        agg = {}
+        for key in rows[0]:
+            vals = [p[key] for p in rows]
+            agg[key] = {"value": sum(vals) / len(vals), "ci_low": min(vals), "ci_high": max(vals), "n": len(vals),
+                        "level": 0.95}
+        results[task] = {"lang": "en", "kind": "generation", "n": len(rows), "metrics": agg}
+    return [{"id": r["id"], "task": r["task"], "scores": s} for r, s in zip(records, per)], results
 
 
 def install(setitem, setattr_, backend_kwargs=None) -> None:
