@@ -240,8 +240,11 @@ def _hub_cached(name: str) -> str | None:
     return None
 
 
-def _paper_default_layers(name: str) -> int | None:
-    from bert_score.utils import model2layers
+def _default_layer(name: str) -> int | None:
+    paper = {model: layer for model, layer in PAPER_BERTSCORE.values()}
+    if name in paper:
+        return paper[name]
+    from bert_score.utils import model2layers  # imports torch: only for other hub models
 
     return model2layers.get(name)
 
@@ -271,7 +274,7 @@ def resolve_encoder(name_or_path: str | None, lang: str, *, num_layers: int | No
         spec = EncoderSpec(folder.name, str(folder), num_layers, ())
     else:
         name = key.split("/")[-1] if key in sum(_HUB_IDS.values(), ()) else key
-        layers = num_layers or _paper_default_layers(name)
+        layers = num_layers or _default_layer(name)
         if layers is None:
             raise ConfigError(f"encoder {key}: unknown BERTScore layer: pass --bertscore-layer N")
         path = _hub_cached(name)

@@ -53,7 +53,7 @@ def _print_table(task_results: dict[str, dict]) -> None:
             table.add_column(col, justify=just)
         for key, agg in res["metrics"].items():
             fmt = (lambda x: "-" if x is None else f"{x:.4f}")
-            table.add_row(escape(key), fmt(agg["value"]), f"[{fmt(agg['ci_low'])}, {fmt(agg['ci_high'])}]", str(agg["n"]),
+            table.add_row(escape(key), fmt(agg["value"]), escape(f"[{fmt(agg['ci_low'])}, {fmt(agg['ci_high'])}]"), str(agg["n"]),
                           agg["level"])
         console.print(table)
 

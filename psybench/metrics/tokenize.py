@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 
 _SPEAKER = re.compile(r"^\s*(?:Therapist|Counsel(?:l)?or|治疗师|咨询师)\s*[:：]\s*", re.IGNORECASE)
 # English word tokens: words with inner apostrophes/hyphens kept whole, each punctuation mark on its own
@@ -19,7 +20,9 @@ _tok13a = None
 def _get_jieba():
     global _jieba
     if _jieba is None:
-        import jieba
+        with warnings.catch_warnings():  # jieba's own DeprecationWarnings on import
+            warnings.simplefilter("ignore")
+            import jieba
 
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
