@@ -218,7 +218,7 @@ def test_embedded_default_resolution():
     c = RunConfig().resolved()
     assert (c.model, c.backend, c.tasks, c.lang, c.split, c.turns, c.prompt_style) == (
         None, "vllm", ("dialog",), "en", "seeded", "all", "paper")
-    assert (c.limit, c.max_tokens, c.bertscore_model, c.decoding) == (40, 64, "minilm", "greedy")
+    assert (c.limit, c.max_tokens, c.bertscore_model, c.decoding, c.dtype) == (40, 64, "minilm", "greedy", "float32")
     assert RunConfig(limit=8).resolved().limit == 8
     assert RunConfig(model="m").resolved().limit is None
     with pytest.raises(ConfigError, match="--decoding 'beam'"):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from psybench.commands import add_data_dir_arg, env_data_dir
@@ -70,6 +72,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress)
 
 
+def _exit_on_sigterm() -> object:
+    """SIGTERM -> SystemExit, so the runner's finally blocks run: predictions flushed, engine shut down
+    (else vLLM's engine-core process outlives us). Returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def handle(args: argparse.Namespace) -> int:
     from psybench import runner
 
@@ -77,7 +87,12 @@ def handle(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(runner.dry_run(config))
         return 0
-    run_dir = runner.run(config)
+    previous = _exit_on_sigterm()
+    try:
+        run_dir = runner.run(config)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     results_path = run_dir / RESULTS_FILE
     if config.stage == "generate":
         print(f"predictions written to {run_dir / runner.PREDICTIONS_FILE}; score them with "
