@@ -72,8 +72,17 @@ class HFBackend:
         budget = self.max_model_len - params.max_tokens
         results: list[Output] = []
         fitted = [fit_messages(r.messages, self._count, budget) for r in requests]
-        for start in range(0, len(requests), self.batch_size):
-            batch = list(range(start, min(start + self.batch_size, len(requests))))
+        fits = []
+        for index, (_, cut, n_tokens) in enumerate(fitted):
+            if n_tokens > budget:  # even instruction + last message are too long: report, don't crash
+                output = Output(requests[index].id, "", "error", prompt_tokens=n_tokens, history_turns_cut=cut)
+                results.append(output)
+                if on_output:
+                    on_output(output)
+            else:
+                fits.append(index)
+        for start in range(0, len(fits), self.batch_size):
+            batch = fits[start:start + self.batch_size]
             prompts = [self.tokenizer.apply_chat_template(list(fitted[i][0]), add_generation_prompt=True,
                                                           tokenize=False) for i in batch]
             # the chat template already holds BOS where the model wants one
@@ -108,7 +117,8 @@ class HFBackend:
                 results.append(output)
                 if on_output:
                     on_output(output)
-        return results
+        order = {r.id: i for i, r in enumerate(requests)}
+        return sorted(results, key=lambda o: order[o.id])
 
     def _eos_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id

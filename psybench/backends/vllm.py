@@ -25,6 +25,8 @@ DEFAULT_CHUNK_SIZE = 256
 # when unset, before vllm is imported.
 CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1"}
 PRIVACY_ENV_DEFAULTS = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+# options other backends take, which callers may pass through to any backend
+FOREIGN_OPTIONS = ("concurrency", "base_url", "batch_size", "tokenizer", "timeout", "max_retries", "device")
 
 
 def _installed(dist: str) -> bool:
@@ -61,6 +63,8 @@ class VLLMBackend:
                  data_parallel_size: int = 1, seed: int = 0, lora: str | os.PathLike | None = None,
                  gpu_memory_utilization: float | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  **engine_kwargs) -> None:
+        for option in FOREIGN_OPTIONS:
+            engine_kwargs.pop(option, None)
         vllm = _import_vllm()
         self.model = str(model)
         self.lora = str(Path(lora).resolve()) if lora else None
