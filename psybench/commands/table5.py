@@ -37,6 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="at most N samples per row (a quick look)")
     p.add_argument("--decoding", default="greedy", choices=("greedy", "paper"),
                    help="greedy (default) or the paper's sampling (temperature 0.7, top_p 0.5, 512 tokens)")
+    p.add_argument("--max-tokens", type=int, default=None, help="generation limit (default: the task's)")
     p.add_argument("--bertscore-model", default=None, help="encoder (default: the paper's when available)")
     p.add_argument("--out", type=Path, default=Path("table5"), help="output directory (default: table5/)")
     add_data_dir_arg(p)
@@ -53,7 +54,8 @@ def handle(args: argparse.Namespace) -> int:
     if checkpoints:
         mapping = table5.run_table5_grid(checkpoints, args.out, backend=args.backend, limit=args.limit,
                                          decoding=args.decoding, bertscore_model=args.bertscore_model,
-                                         data_dir=args.data_dir or env_data_dir(), strict=args.strict)
+                                         data_dir=args.data_dir or env_data_dir(), strict=args.strict,
+                                         max_tokens=args.max_tokens)
     else:
         mapping = table5.map_runs(args.from_runs, explicit)
     md_path, csv_path = table5.write_table5(table5.build_table5(mapping), args.out)
