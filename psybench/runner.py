@@ -45,7 +45,9 @@ DEFAULT_OUT = Path("runs/default")
 
 # Config fields that decide what is generated: a resumed run must agree on all of them.
 GENERATION_KEYS = ("model", "backend", "tasks", "lang", "split", "turns", "prompt_style", "limit",
-                   "decoding", "max_tokens", "seed", "lora", "task_options")
+                   "decoding", "max_tokens", "seed", "lora", "dtype", "max_model_len", "task_options")
+# Engine options that change outputs without changing the weights: part of the cache key.
+CACHE_KEY_OPTIONS = ("dtype", "max_model_len", "lora")
 FSYNC_INTERVAL_S = 0.5  # flush every line (survives kill -9); fsync at most this often (survives power loss)
 
 
@@ -395,7 +397,8 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
                     if not todo:
                         continue
                     params = generation_params(config, b.spec)
-                    keys = {s.id: cache_key(fingerprint, s.messages, params) for s in todo}
+                    engine = json.dumps({k: getattr(config, k) for k in CACHE_KEY_OPTIONS}, sort_keys=True)
+                    keys = {s.id: cache_key(f"{fingerprint} {engine}", s.messages, params) for s in todo}
                     samples = {s.id: s for s in todo}
                     if cache is not None:
                         for sid, out in cache.get_many((keys[s.id], s.id) for s in todo).items():

@@ -260,3 +260,11 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
     assert all(p["raw_output"] == fakes.reply_for(s.messages)
                for p, s in zip(sorted(lines(out), key=lambda p: p["id"]),
                                sorted(fakes.make_samples("dialog"), key=lambda s: s.id)))
+
+
+def test_cache_key_includes_engine_options(stand_ins, tmp_path):
+    runner.run(cfg(tmp_path, out=tmp_path / "a", limit=3))
+    runner.run(cfg(tmp_path, out=tmp_path / "b", limit=3, dtype="bfloat16"))  # other numerics: no cache hit
+    runner.run(cfg(tmp_path, out=tmp_path / "c", limit=3))  # same as a: all hits
+    assert fakes.FakeBackend.calls == [3, 3]
+    assert [p["cached"] for p in lines(tmp_path / "c")] == [True] * 3
