@@ -1,0 +1,186 @@
+"""Scoring throughput: psybench vs the authors' per-sample calls vs the libraries' own batched cost.
+
+    PSYBENCH_DATA_DIR=... HF_HUB_OFFLINE=1 python bench/score_throughput.py [--pairs 1000] [--authors-pairs 50]
+
+Pairs: prediction/reference = neighbouring therapist turns of the English data, both written
+"Therapist: {text}" as the authors' scripts saw them. Encoder: all-mpnet-base-v2 layer 8 (the packaged
+English encoder closest in size to the paper's roberta-large). Each method runs in a fresh subprocess
+(its own model and WordNet loads, its own peak memory):
+
+  psybench  score_generation, all metrics, both modes, with 95% bootstrap CIs (1,000 resamples)
+  batched   the libraries' own batched cost for the same numbers: one BERTScorer scoring all pairs of both
+            modes in one call, then every n-gram metric of both modes in a plain loop (no CIs)
+  authors   the authors' way: one bert_score.score() and one call of each metric per sample (paper mode
+            only, as they ran it), timed on --authors-pairs pairs and scaled linearly to --pairs
+
+Peak memory = max RSS of the process and of its children (psybench's n-gram worker)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def load_pairs(n: int, data_dir: str | None) -> tuple[list[str], list[str]]:
+    try:
+        from psybench.data import load_sessions
+
+        sessions = load_sessions("en", Path(data_dir) if data_dir else None)
+        dialogs = [[t.content for t in s.turns if t.is_therapist] for s in sessions]
+    except ImportError:  # before psybench.data landed: read the JSON directly
+        root = Path(data_dir or os.environ["PSYBENCH_DATA_DIR"])
+        raw = json.loads((root / "en_data_version7.json").read_text(encoding="utf-8"))
+        dialogs = [[t["content"] for t in s["dialog"] if t["speaker"] == "Supporter"] for s in raw]
+    preds, refs = [], []
+    for turns in dialogs:
+        for a, b in zip(turns, turns[1:]):
+            if a.strip() and b.strip():
+                preds.append(f"Therapist: {a.strip()}")
+                refs.append(f"Therapist: {b.strip()}")
+    if len(preds) < n:
+        raise SystemExit(f"only {len(preds)} pairs in the data")
+    return preds[:n], refs[:n]
+
+
+def run_psybench(preds: list[str], refs: list[str]) -> dict:
+    from psybench.metrics import MetricSettings, score_generation
+    from psybench.metrics import _generation
+
+    res = score_generation(preds, refs, "en", MetricSettings(modes=("paper", "corrected"), bertscore_model="mpnet"))
+    if _generation._POOL is not None:
+        _generation._POOL.shutdown(wait=True)  # reap the worker so its peak RSS is counted
+    return {"timings": res.info["timings"], "n_keys": len(res.aggregates),
+            "paper.meteor": res.aggregates["paper.meteor_swapped_jieba"]["value"],
+            "bertscore_p": res.aggregates["paper.bertscore_p[all-mpnet-base-v2:L8]"]["value"]}
+
+
+def run_batched(preds: list[str], refs: list[str]) -> dict:
+    import jieba
+    import sacrebleu
+    from bert_score import BERTScorer
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    from nltk.translate.meteor_score import meteor_score
+    from nltk.util import ngrams
+    from rouge_score import rouge_scorer
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+    from psybench.assets.encoders import resolve_encoder
+    from psybench.assets.wordnet import ensure_wordnet
+    from psybench.metrics.tokenize import strip_speaker, words
+
+    ensure_wordnet()
+    spec = resolve_encoder("mpnet", "en")
+    c_preds, c_refs = [strip_speaker(p) for p in preds], [strip_speaker(r) for r in refs]
+    t = time.perf_counter()
+    scorer = BERTScorer(model_type=spec.path, num_layers=spec.num_layers)
+    p, r, f = scorer.score(preds + c_preds, refs + c_refs, batch_size=64)
+    bert_s = time.perf_counter() - t
+    t = time.perf_counter()
+    smooth, rouge, tok13a = SmoothingFunction().method1, rouge_scorer.RougeScorer(["rougeL"]), Tokenizer13a()
+    out = []
+    for h, ref in zip(preds, refs):  # paper mode
+        ht, rt = " ".join(jieba.cut(h)).split(), " ".join(jieba.cut(ref)).split()
+        out.append((sentence_bleu([rt], ht, weights=(1.0,), smoothing_function=smooth),
+                    sentence_bleu([rt], ht, weights=(1 / 3,) * 3, smoothing_function=smooth),
+                    meteor_score([list(jieba.cut(h))], list(jieba.cut(ref))),
+                    rouge.score(ref, h)["rougeL"].fmeasure))
+    grams = [g for h in preds for g in ngrams(tok13a(h).split(), 2, pad_left=True, left_pad_symbol="<s>")]
+    paper_d2 = len(set(grams)) / len(grams) / len(preds)
+    b1 = sacrebleu.metrics.BLEU(max_ngram_order=1).corpus_score(c_preds, [c_refs]).score
+    b3 = sacrebleu.metrics.BLEU(max_ngram_order=3).corpus_score(c_preds, [c_refs]).score
+    s1 = sacrebleu.metrics.BLEU(max_ngram_order=1, effective_order=True)
+    s3 = sacrebleu.metrics.BLEU(max_ngram_order=3, effective_order=True)
+    for h, ref in zip(c_preds, c_refs):  # corrected mode
+        out.append((s1.sentence_score(h, [ref]).score, s3.sentence_score(h, [ref]).score,
+                    meteor_score([words(ref, "en")], words(h, "en")), rouge.score(ref, h)["rougeL"].fmeasure))
+    toks = [tok13a(h).split() for h in c_preds]
+    d2 = [g for t_ in toks for g in zip(t_, t_[1:])]
+    corr_d2 = len(set(d2)) / len(d2)
+    return {"timings": {"bertscore_s": bert_s, "ngram_s": time.perf_counter() - t},
+            "check": [b1, b3, paper_d2, corr_d2, float(p[:len(preds)].mean())]}
+
+
+def run_authors(preds: list[str], refs: list[str]) -> dict:
+    import jieba
+    from bert_score import score as bert_score
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    from nltk.translate.meteor_score import meteor_score
+    from rouge_score import rouge_scorer
+
+    from psybench.assets.encoders import resolve_encoder
+    from psybench.assets.wordnet import ensure_wordnet
+
+    ensure_wordnet()
+    spec = resolve_encoder("mpnet", "en")
+    for h, r in zip(preds, refs):
+        bert_score([h], [r], model_type=spec.path, num_layers=spec.num_layers)  # reloads the model each call
+        ht, rt = " ".join(jieba.cut(h)).split(), " ".join(jieba.cut(r)).split()
+        sentence_bleu([rt], ht, weights=(1.0,), smoothing_function=SmoothingFunction().method1)
+        sentence_bleu([rt], ht, weights=(1 / 3,) * 3, smoothing_function=SmoothingFunction().method1)
+        meteor_score([list(jieba.cut(h))], list(jieba.cut(r)))
+        rouge_scorer.RougeScorer(["rougeL"]).score(r, h)
+    return {}
+
+
+def child(method: str, n: int, data_dir: str | None) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    preds, refs = load_pairs(n, data_dir)
+    t0 = time.perf_counter()
+    info = {"psybench": run_psybench, "batched": run_batched, "authors": run_authors}[method](preds, refs)
+    wall = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print("RESULT " + json.dumps({"method": method, "n": n, "wall_s": wall, "peak_rss_mib": own,
+                                  "peak_rss_children_mib": kids, **info}))
+
+
+def spawn(method: str, n: int, data_dir: str | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", method, "--pairs", str(n)] + (["--data-dir", data_dir] if data_dir else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"{method} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1][7:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--authors-pairs", type=int, default=50)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.child:
+        child(args.child, args.pairs, args.data_dir)
+        return
+    from psybench.assets.encoders import resolve_encoder
+
+    resolve_encoder("mpnet", "en")  # unzip once, outside the timings
+    print(f"load average at start: {os.getloadavg()}  cores: {os.cpu_count()}")
+    results = {m: spawn(m, args.pairs if m != "authors" else args.authors_pairs, args.data_dir)
+               for m in ("psybench", "batched", "authors")}
+    authors_scaled = results["authors"]["wall_s"] * args.pairs / args.authors_pairs
+    ps, bt = results["psybench"], results["batched"]
+    print(json.dumps(results, indent=1))
+    print(f"\n{args.pairs} English pairs, all-mpnet-base-v2:L8, all metrics (psybench: both modes + 95% CIs)")
+    print(f"psybench              {ps['wall_s']:8.1f} s   peak RSS {ps['peak_rss_mib']:.0f} MiB "
+          f"(+ worker {ps['peak_rss_children_mib']:.0f} MiB)")
+    print(f"libraries batched     {bt['wall_s']:8.1f} s   peak RSS {bt['peak_rss_mib']:.0f} MiB")
+    print(f"authors' per-sample   {authors_scaled:8.1f} s   (timed {results['authors']['wall_s']:.1f} s on "
+          f"{args.authors_pairs} pairs, scaled x{args.pairs / args.authors_pairs:.0f}; paper mode only) "
+          f"peak RSS {results['authors']['peak_rss_mib']:.0f} MiB")
+    print(f"speed-up vs authors: {authors_scaled / ps['wall_s']:.1f}x (target >= 30x); "
+          f"psybench / batched: {ps['wall_s'] / bt['wall_s']:.2f}x (target <= 1.3x)")
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
