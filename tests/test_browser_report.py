@@ -25,7 +25,7 @@ def _report(root: Path) -> Path:
                   for i, s in enumerate(ids)}
         runs.append(write_run(root, name, model=model, metrics=generation_metrics(base), scores=scores,
                               paper_status_counts={"ok": 10, "no_marker": 2}))
-    return build_report(runs, root / "report")
+    return build_report(runs, root / "report", rebuild_prompts=False)
 
 
 def test_report_in_headless_chromium(tmp_path):

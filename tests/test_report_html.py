@@ -18,7 +18,7 @@ def _run(tmp_path):
 def test_report_is_self_contained_and_escaped(tmp_path, capsys):
     run = _run(tmp_path)
     out = tmp_path / "report"
-    assert main(["report", str(run), "--out", str(out)]) == 0
+    assert main(["report", str(run), "--out", str(out), "--no-prompts"]) == 0
     assert capsys.readouterr().out.strip() == str(out / "index.html")
     page = (out / "index.html").read_text()
     # no network: nothing loads from http(s), every image is an inline PNG data URI
@@ -39,3 +39,18 @@ def test_report_is_self_contained_and_escaped(tmp_path, capsys):
     # extraction status counts and an example turn with its context
     assert '<td class="num" data-v="1.0">1</td>' in page  # one truncated
     assert "Client: I feel stuck 0." in page and "Therapist: reference &lt;b&gt;0&lt;/b&gt; &amp; more" in page
+
+
+def test_examples_show_the_rebuilt_prompt(tmp_path, data_dir):
+    import html
+
+    from psybench.report.page import build_report
+    from psybench.tasks import build_samples
+
+    sample = build_samples("dialog", "en", "table5", "last", data_dir=data_dir, limit=1)[0]
+    sid = sample.id.split("/", 1)[1]
+    run = write_run(tmp_path, "real-ids", scores={sid: {"corrected.meteor": 0.5}},
+                    metrics={"corrected.meteor": metric(0.5)})
+    page = build_report([run], tmp_path / "report", data_dir=data_dir).read_text()
+    last = sample.messages[-1]["content"]
+    assert html.escape(f"[{sample.messages[-1]['role']}] {last}"[-60:], quote=True) in page

@@ -125,7 +125,33 @@ def _headline_keys(per_sample_keys: set[str]) -> list[str]:
     return keys[:4] or sorted(per_sample_keys)[:4]
 
 
-def _context(pred: dict[str, Any]) -> str:
+CONTEXT_CHARS = 800  # the tail of the prompt shown with an example turn
+
+
+def _rebuilt_prompts(run: RunDir, data_dir: Path | None) -> dict[str, str]:
+    """Sample id -> the last messages of its prompt, rebuilt with psybench.tasks from the run's own task
+    settings (predictions.jsonl does not store prompts). Empty when the data or the task is unavailable:
+    the examples then name the dialog and turn instead."""
+    from psybench.errors import PsybenchError
+
+    prompts: dict[str, str] = {}
+    try:
+        from psybench.tasks import build_samples
+
+        for task, res in run.tasks.items():
+            options = (run.manifest.get("config") or {}).get("task_options") or {}
+            for sample in build_samples(task, res.get("lang", "en"), res.get("split"), res.get("turns"),
+                                        res.get("prompt_style"), data_dir=data_dir, **options):
+                tail = "\n".join(f"[{m['role']}] {m['content']}" for m in sample.messages[-2:])
+                prompts[sample.id] = ("…" + tail[-CONTEXT_CHARS:]) if len(tail) > CONTEXT_CHARS else tail
+    except (PsybenchError, ImportError, TypeError):
+        return {}
+    return prompts
+
+
+def _context(pred: dict[str, Any], prompts: dict[str, str]) -> str:
+    if pred.get("id") in prompts:
+        return prompts[pred["id"]]
     meta = pred.get("meta") or {}
     for field in ("context", "prompt"):
         if meta.get(field):
@@ -137,8 +163,11 @@ def _context(pred: dict[str, Any]) -> str:
     return f"dialog {pred.get('dialog_id', '?')}, turn {pred.get('turn_index', '?')} (run the task to see the prompt)"
 
 
-def build_report(run_paths: list[Path | str], out_dir: Path | str) -> Path:
-    """Write out_dir/index.html (self-contained) and out_dir/charts/*.png; returns the HTML path."""
+def build_report(run_paths: list[Path | str], out_dir: Path | str, data_dir: Path | None = None,
+                 rebuild_prompts: bool = True) -> Path:
+    """Write out_dir/index.html (self-contained) and out_dir/charts/*.png; returns the HTML path.
+    With the data at hand (data_dir or $PSYBENCH_DATA_DIR), example turns show their prompt's last
+    messages, rebuilt from the run's task settings."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = [load_run(p) for p in run_paths]
@@ -245,13 +274,14 @@ def build_report(run_paths: list[Path | str], out_dir: Path | str) -> Path:
     examples = []
     for run in runs:
         scores = {row["id"]: row["scores"] for row in run.scores}
+        prompts = _rebuilt_prompts(run, data_dir) if rebuild_prompts else {}
         for pred in sorted(run.predictions, key=lambda p: str(p.get("id")))[:N_EXAMPLES]:
             sc = scores.get(pred.get("id"), {})
             score_text = ", ".join(f"{k} = {v:.3f}" for k, v in sorted(sc.items()) if _is_num(v)) or "(not scored)"
             examples.append(
                 f"<div class='example'><div class='muted'>{_e(run.run_id)} · {_e(pred.get('id'))} · status "
                 f"{_e(pred.get('status'))} / paper {_e(pred.get('paper_status'))}</div>"
-                f"<b>Prompt context</b><pre>{_e(_context(pred))}</pre>"
+                f"<b>Prompt context</b><pre>{_e(_context(pred, prompts))}</pre>"
                 f"<b>Reference</b><pre>{_e(pred.get('reference'))}</pre>"
                 f"<b>Prediction</b><pre>{_e(pred.get('prediction'))}</pre>"
                 + (f"<b>Prediction (paper mode)</b><pre>{_e(pred.get('paper_prediction'))}</pre>"
