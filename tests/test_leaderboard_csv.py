@@ -153,3 +153,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     leaderboard.add_runs([_gen_run(tmp_path, "r1")], tmp_path / "lb")
     assert main(["leaderboard", "show", "--dir", str(tmp_path / "lb"), "--sort", "nonesuch"]) == 2
     assert "no such metric column" in capsys.readouterr().err
+
+
+def test_malformed_run_files_name_file_and_line(tmp_path, capsys):
+    run = _gen_run(tmp_path, "bad", 0.1)
+    (run / "results.json").write_text('{"run_id": "bad",\n "tasks": }')
+    assert main(["leaderboard", "add", str(run), "--dir", str(tmp_path / "lb")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{run / 'results.json'}: not valid JSON (line 2" in err
+    (run / "results.json").write_text('{"run_id": "bad", "tasks": {"dialog": {"metrics": {"x.y": 1}}}}')
+    assert main(["leaderboard", "add", str(run), "--dir", str(tmp_path / "lb")]) == 2
+    assert "tasks.dialog.metrics.x.y lacks 'value'" in capsys.readouterr().err
+    good = _gen_run(tmp_path, "good", 0.1)
+    (good / "scores.jsonl").write_text('{"id": "dialog/1/1", "scores": {}}\n{oops\n')
+    assert main(["compare", str(good), str(good)]) == 2
+    assert f"{good / 'scores.jsonl'}:2: not valid JSON" in capsys.readouterr().err
+    assert not (tmp_path / "lb" / "generation.csv").exists()
