@@ -10,6 +10,7 @@ top-k similar sessions for a query. Design and every choice: docs/RAG.md.
   in its overlap group (data.splits.overlap_groups: shares a turn) are masked again (defence in depth).
 - Cache: `paths.cache_subdir("indexes")/<key>.npz`, key = sha256 over the exact texts embedded, the
   split content hash, the model name and weights fingerprint, and the index parameters; atomic write.
+  Query embeddings are cached the same way (`queries-<key>.npz`).
 """
 from __future__ import annotations
 
@@ -298,6 +299,7 @@ def _atomic_save(path: Path, **arrays: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cache files are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -333,5 +335,27 @@ def retrieve(index: RetrievalIndex, embedder: Embedder, sessions: Sequence[Sessi
         exclude.append(blocked.get(dialog_id, {dialog_id}) | {dialog_id} | tests)
     if not texts:
         return []
-    emb = embedder.encode(texts, "query", index.params.max_seq_length)
-    return index.search(emb, exclude, k)
+    return index.search(encode_queries(embedder, texts, index.params.max_seq_length), exclude, k)
+
+
+def encode_queries(embedder: Embedder, texts: Sequence[str], max_seq_length: int | None,
+                   cache: bool = True) -> np.ndarray:
+    """Query embeddings, cached on disk like the index (rag_dialog and rag_explained, and repeated
+    builds of one split, share them): key = model name + fingerprint + prefix + length + the texts."""
+    digest = hashlib.sha256(json.dumps([INDEX_FORMAT, embedder.name, embedder.fingerprint, embedder.query_prefix,
+                                        max_seq_length]).encode())
+    for text in texts:
+        digest.update(text.encode() + b"\0")
+    path = cache_subdir("indexes") / f"queries-{digest.hexdigest()}.npz"
+    if cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                emb = stored["embeddings"]
+            if emb.shape[0] == len(texts):
+                return emb
+        except (OSError, ValueError, KeyError):
+            pass
+    emb = embedder.encode(texts, "query", max_seq_length)
+    if cache:
+        _atomic_save(path, embeddings=emb)
+    return emb

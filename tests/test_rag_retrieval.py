@@ -113,7 +113,8 @@ def test_cache_hit_and_invalidation(data_dir, cache) -> None:  # noqa: ANN001
     assert new_split.session_ids == list(split.train_ids[1:])
     new_params = retrieval.build_index(sessions, split, FAKE, retrieval.IndexParams(chunk_turns=4))
     assert not new_params.from_cache
-    assert len(list(cache.glob("*.npz"))) == 4 and not list(cache.glob("*.tmp"))
+    assert len(list(cache.glob("[0-9a-f]*.npz"))) == 4 and not list(cache.glob("*.tmp"))
+    assert len(list(cache.glob("queries-*.npz"))) == 1  # both retrievals used one query set
 
 
 def _session(lang: str) -> Session:
@@ -176,6 +177,10 @@ def test_real_model_determinism_and_cache(lang, data_dir, cache) -> None:  # noq
     cached = retrieval.build_index(sessions, small, embedder)
     assert not fresh.from_cache and cached.from_cache
     queries = _queries(sessions, split)[:12]
+    texts = [retrieval.query_text(next(s for s in sessions if s.dialog_id == d), t, 4) for d, t in queries]
+    a = retrieval.encode_queries(embedder, texts, fresh.params.max_seq_length, cache=False)
+    b = retrieval.encode_queries(embedder, texts, fresh.params.max_seq_length, cache=False)
+    assert np.array_equal(a, b)  # bit-identical encodings
     first = retrieval.retrieve(fresh, embedder, sessions, queries, test_ids=split.test_ids)
     assert first == retrieval.retrieve(fresh, embedder, sessions, queries, test_ids=split.test_ids)
     assert first == retrieval.retrieve(cached, embedder, sessions, queries, test_ids=split.test_ids)
