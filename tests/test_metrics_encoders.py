@@ -71,3 +71,29 @@ def test_wordnet_assembled_from_debian_is_copied(tmp_path: Path, monkeypatch) ->
     assert (folder / "lexnames").read_text().count("\n") == 45
     assert not any(p.is_symlink() for p in folder.iterdir())
     assert (folder / "data.noun").stat().st_size == (wnmod.DEBIAN_WORDNET / "data.noun").stat().st_size
+
+
+def test_atomic_build_is_race_safe(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from psybench.assets.encoders import _atomic_build
+
+    calls = []
+
+    def build(folder: Path) -> None:
+        calls.append(folder)
+        time.sleep(0.2)
+        (folder / "config.json").write_text(f'{{"by": "{folder.name}"}}')
+
+    target = tmp_path / "models" / "m"
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(_atomic_build(target, build))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [target] * 3 and len(calls) == 3
+    assert sorted(p.name for p in target.parent.iterdir()) == ["m"]  # no temp folders left behind
+    assert (target / "config.json").read_text().startswith('{"by": ".m.')
+    assert _atomic_build(target, lambda folder: calls.append("again")) == target and len(calls) == 3

@@ -97,6 +97,9 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
     src = paper_predictions if paper_predictions is not None else predictions
     paper = ([src[i] for i in paper_idx], [references[i] for i in paper_idx]) if "paper" in modes else None
 
+    from psybench.assets.wordnet import ensure_wordnet
+
+    ensure_wordnet()  # fail before the encoder runs, not after (METEOR needs it; no fallback)
     future: Future | None = None
     if _use_worker(settings, n):
         future = _pool().submit(compute_ngram, lang, paper, corr)
