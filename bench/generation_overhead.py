@@ -7,7 +7,8 @@ as the runner does (context fitting, chunked submission, Output records included
 the prefix cache is reset before every timed pass so no pass reuses another's prefill.
 
     PSYBENCH_DATA_DIR=... python bench/generation_overhead.py [--n 240] [--max-tokens 32]
-        [--rounds 2] [--chunk-size 256] [--small-chunk 64] [--model smollm2]
+        [--rounds 2] [--chunk-size 256] [--small-chunk 64] [--select shortest|first]
+        [--model smollm2]
 
 Prints each pass's wall time, the totals and the ratio psybench / raw (target <= 1.10)."""
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="A/B rounds; each round runs both, order alternating")
     parser.add_argument("--chunk-size", type=int, default=256, help="the backend's submission chunk")
     parser.add_argument("--small-chunk", type=int, default=0, help="also time one pass with this chunk size")
+    parser.add_argument("--select", choices=("shortest", "first"), default="shortest",
+                        help="which samples of task dialog: the n shortest prompts (CPU-friendly) or the first n")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-model-len", type=int, default=4096)
@@ -35,10 +38,15 @@ def main() -> None:
     from psybench.records import GenerationParams, Request
     from psybench.tasks import build_samples
 
-    samples = build_samples("dialog", "en", limit=args.n)
+    if args.select == "first":
+        samples = build_samples("dialog", "en", limit=args.n)
+    else:  # the same prompts every run: shortest first, ties by id
+        every = build_samples("dialog", "en")
+        samples = sorted(every, key=lambda s: (sum(len(m["content"]) for m in s.messages), s.id))[:args.n]
     requests = [Request(s.id, s.messages) for s in samples]
     params = GenerationParams(max_tokens=args.max_tokens)
-    print(f"{len(requests)} prompts (task dialog, en), max_tokens {args.max_tokens}, greedy; "
+    chars = sum(len(m["content"]) for r in requests for m in r.messages) / max(1, len(requests))
+    print(f"{len(requests)} prompts (task dialog, en, {args.select}, {chars:.0f} chars on average), max_tokens {args.max_tokens}, greedy; "
           f"load average at start {os.getloadavg()}", flush=True)
 
     t0 = time.perf_counter()
