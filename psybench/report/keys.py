@@ -60,9 +60,11 @@ def _fallback_table5_keys(mode: str, keys) -> dict[str, str]:
 
 
 def table5_keys(mode: str, keys) -> dict[str, str]:
-    """Table 5 column -> metric key present in `keys` for metric mode `mode` ("paper"/"corrected")."""
+    """Table 5 column -> metric key present in `keys` (an aggregates dict or any iterable of keys) for
+    metric mode `mode` ("paper"/"corrected"); psybench.metrics' mapping once it exists."""
+    aggregates = keys if isinstance(keys, dict) else {k: {} for k in keys}
     try:
         from psybench.metrics import table5_keys as metrics_table5_keys
     except ImportError:
-        return _fallback_table5_keys(mode, keys)
-    return metrics_table5_keys(mode, keys)
+        return _fallback_table5_keys(mode, aggregates)
+    return metrics_table5_keys(mode, aggregates)

@@ -89,7 +89,7 @@ def build_table5(mapping: dict[str, RowRun]) -> pd.DataFrame:
     for row_id, row in TABLE5_ROWS.items():
         filled = mapping.get(row_id)
         metrics = filled.run.tasks[filled.task]["metrics"] if filled else {}
-        keys = {m: table5_keys(m, metrics.keys()) for m in MODES} if filled else {m: {} for m in MODES}
+        keys = {m: table5_keys(m, metrics) for m in MODES} if filled else {m: {} for m in MODES}
         for column, paper in zip(TABLE5_COLUMNS, row["values"]):
             line: dict[str, Any] = {"row": row_id, "model": row["model"], "training": row["training"],
                                     "task": row["task"], "lang": row["lang"], "turns": row["turns"],
