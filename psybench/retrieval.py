@@ -118,18 +118,12 @@ def _load_model(path: str) -> Any:
         from sentence_transformers import SentenceTransformer
 
         try:
-            _MODELS[path] = SentenceTransformer(path, device="cpu" if not _cuda() else None)
+            _MODELS[path] = SentenceTransformer(path)  # CUDA when available, else CPU
         except OSError as err:
             raise MissingResourceError(f"retrieval model {path}: cannot load ({str(err).splitlines()[0]}); "
                                        "pass --retrieval-model with a local sentence-transformers folder")
         _DEFAULT_LEN[path] = int(min(_MODELS[path].max_seq_length or 512, 512))
     return _MODELS[path]
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def weights_fingerprint(path: Path) -> str:
