@@ -104,3 +104,18 @@ def test_table5_keys() -> None:
     assert table5_keys("corrected", keys) == {"BERTScore-P": "corrected.bertscore_p[roberta-large:L17]",
                                               "BLEU-1": "corrected.bleu1_corpus", "METEOR": "corrected.meteor",
                                               "Distinct-2": "corrected.distinct2_corpus"}
+
+
+def test_distinct_ci_contains_its_value() -> None:
+    """Resampling with replacement repeats sentences, deflating Distinct-n: the plain percentile
+    interval lies below the corpus value; the bias-shifted one must contain it."""
+    from psybench.metrics._bootstrap import interval, resample_counts, shifted_interval
+
+    toks = [f"w{i} w{i + 1} w{i + 2} shared words here".split() for i in range(40)]
+    ds = distinct_stats(toks, 2, pad=False)
+    boot = ds.bootstrap(resample_counts(len(toks), 500, 0))
+    plain = interval(boot)
+    assert plain[1] < ds.value  # the defect being corrected
+    lo, hi = shifted_interval(ds.value, boot)
+    assert lo < ds.value < hi
+    assert hi - lo == pytest.approx(plain[1] - plain[0])

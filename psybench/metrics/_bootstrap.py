@@ -26,6 +26,19 @@ def interval(stats: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def shifted_interval(value: float, stats: np.ndarray) -> tuple[float, float]:
+    """Percentile interval moved by the bootstrap's bias (value - mean of the resampled statistics).
+
+    Distinct-n is biased under resampling: drawing sentences with replacement repeats them, so every
+    resample has fewer distinct n-grams than the corpus and the plain percentile interval can lie
+    entirely below the value. Shifting by the estimated bias centres the interval on the value."""
+    if stats.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = interval(stats)
+    bias = float(np.mean(stats)) - value
+    return lo - bias, hi - bias
+
+
 def mean_cis(values: np.ndarray, counts: np.ndarray) -> list[tuple[float, float]]:
     """CIs of the mean of each column of values (n, m) under the resamples in counts (B, n)."""
     if counts.shape[0] == 0 or values.size == 0:

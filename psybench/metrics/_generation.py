@@ -14,7 +14,7 @@ import numpy as np
 from psybench.constants import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, METRIC_MODES
 from psybench.errors import ConfigError
 from psybench.metrics import tokenize as tk
-from psybench.metrics._bootstrap import aggregate, interval, mean_cis, resample_counts
+from psybench.metrics._bootstrap import aggregate, interval, mean_cis, resample_counts, shifted_interval
 from psybench.metrics._ngram import bleu_from_stats, compute_ngram, warm_up
 
 AUTO_WORKER_MIN_SAMPLES = 200  # below this a worker's start-up (WordNet load) costs more than it saves
@@ -150,7 +150,7 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
             div = m if mode == "paper" else 1  # the authors divided the corpus value by N
             key = f"paper.distinct{order}_corpus_div_n" if mode == "paper" else f"corrected.distinct{order}_corpus"
             value = dstats.value / div if m else float("nan")
-            aggregates[key] = aggregate(value, interval(dstats.bootstrap(counts) / div), m, "corpus")
+            aggregates[key] = aggregate(value, shifted_interval(value, dstats.bootstrap(counts) / div), m, "corpus")
     timings["total_s"] = time.perf_counter() - t0
     info = {
         "lang": lang, "modes": list(modes), "n": n,
