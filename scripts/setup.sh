@@ -14,6 +14,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # Debian packages: WordNet 3.0 for METEOR, Chromium for the report's browser test.
 need_apt=()
 [ -f /usr/share/wordnet/data.noun ] || need_apt+=(wordnet-base)
+# NLTK 3.10 opens index.sense when it loads WordNet; Debian ships it separately.
+[ -f /usr/share/wordnet/index.sense ] || need_apt+=(wordnet-sense-index)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
