@@ -19,3 +19,32 @@ def add_data_dir_arg(parser: argparse.ArgumentParser) -> None:
 def env_data_dir() -> Path | None:
     value = os.environ.get(DATA_DIR_ENV)
     return Path(value) if value else None
+
+
+def add_task_option_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("task options")
+    group.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a task option from its YAML (repeatable), e.g. rag_k=5")
+    group.add_argument("--retrieval-model", default=None,
+                       help="task 4 embedding model: alias (minilm, e5), hub id or local folder "
+                            "(default: minilm for English, e5 for Chinese)")
+    group.add_argument("--rag-k", type=int, default=None, help="task 4: sessions retrieved per sample (default 3)")
+
+
+def task_options_from_args(args: argparse.Namespace) -> dict:
+    """--task-option KEY=VALUE pairs (values parsed as YAML scalars) plus the named task-4 flags."""
+    import yaml
+
+    from psybench.errors import ConfigError
+
+    options: dict = {}
+    for item in args.task_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--task-option {item!r}: expected KEY=VALUE")
+        options[key.strip()] = yaml.safe_load(value) if value else ""
+    if args.retrieval_model:
+        options["retrieval_model"] = args.retrieval_model
+    if args.rag_k is not None:
+        options["rag_k"] = args.rag_k
+    return options

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from psybench.commands import add_data_dir_arg, env_data_dir
+from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir, task_options_from_args
 from psybench.constants import DEFAULT_SEED, METRIC_MODES
 from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, RESULTS_FILE, STAGES, RunConfig
 
@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--concurrency", type=int, default=None, help="parallel requests (openai backend)")
     g.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
+    add_task_option_args(p)
     add_data_dir_arg(p)
     p.set_defaults(func=handle)
 
@@ -69,7 +70,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cache=args.cache, use_cache=not args.no_cache, lora=args.lora, base_url=args.base_url,
         tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
         max_model_len=args.max_model_len, dtype=args.dtype, enforce_eager=args.enforce_eager,
-        concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress)
+        concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress,
+        task_options=task_options_from_args(args))
 
 
 def _exit_on_sigterm() -> object:

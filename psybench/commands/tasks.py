@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from psybench.commands import add_data_dir_arg
+from psybench.commands import add_data_dir_arg, add_task_option_args, task_options_from_args
 from psybench.constants import LANGS
 
 
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--prompt-style", default=None, help="paper | clean (default: the task's)")
     show.add_argument("--index", type=int, default=0, help="which sample to print (default 0)")
     show.add_argument("--json", action="store_true", help="print the build report and the sample as JSON")
+    add_task_option_args(show)
     add_data_dir_arg(show)
     show.set_defaults(func=_show)
 
@@ -49,7 +50,7 @@ def _show(args: argparse.Namespace) -> int:
 
     samples, report = build_samples_with_report(
         args.name, args.lang, args.split, args.turns, args.prompt_style, args.data_dir or env_data_dir(),
-        strict=args.strict)
+        strict=args.strict, **task_options_from_args(args))
     if samples and not -len(samples) <= args.index < len(samples):
         raise ConfigError(f"--index {args.index} is out of range: task {args.name!r} has {len(samples)} samples")
     sample = samples[args.index] if samples else None

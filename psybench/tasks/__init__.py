@@ -107,7 +107,8 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     sessions = load_sessions(lang, data_dir, strict)
     the_split = _split(split, lang, data_dir, sessions)
     builder = importlib.import_module(f"psybench.tasks.{spec.builder}")
-    opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra={**spec.options, **options})
+    opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra={**spec.options, **options},
+                        limit=limit)
     samples, skipped = builder.build(spec, sessions, the_split, opts)
     dup = [i for i, n in Counter(s.id for s in samples).items() if n > 1]
     if dup:

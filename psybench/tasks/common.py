@@ -17,6 +17,7 @@ class BuildOptions:
     turns: str = "all"  # "all" | "last"
     prompt_style: str = "paper"  # "paper" | "clean"
     extra: dict[str, Any] = field(default_factory=dict)  # spec.options overridden by build_samples(**options)
+    limit: int | None = None  # build_samples keeps the first `limit`; costly builders may stop there early
 
 
 def test_sessions(sessions: Sequence[Session], split: Any) -> list[tuple[Session, dict[str, Any]]]:

@@ -112,6 +112,8 @@ def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOpti
         raise ConfigError(f"task {spec.name}: need rag_k >= 1, rag_query_turns >= 0, rag_max_chars >= 200")
     base_opts = replace(options, extra={**options.extra, "variant": "dialog", "mix": False})
     samples, skipped = dialogue.build(spec, sessions, split, base_opts)
+    if options.limit is not None:
+        samples = samples[:options.limit]  # retrieve only for the samples that will be kept
     if not samples:
         return samples, skipped
     model = options.extra.get("retrieval_model") or os.environ.get(RETRIEVAL_MODEL_ENV) or None

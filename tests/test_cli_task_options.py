@@ -1,0 +1,31 @@
+"""--task-option KEY=VALUE and the named task-4 flags reach the task builders as typed options."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from psybench.cli import main
+from psybench.commands import add_task_option_args, task_options_from_args
+from psybench.errors import ConfigError
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_task_option_args(parser)
+    return parser.parse_args(argv)
+
+
+def test_values_are_yaml_scalars_and_named_flags_win() -> None:
+    args = _parse(["--task-option", "rag_k=5", "--task-option", "rag_explanations=true",
+                   "--task-option", "retrieval_model=minilm", "--retrieval-model", "e5", "--rag-k", "2"])
+    assert task_options_from_args(args) == {"rag_k": 2, "rag_explanations": True, "retrieval_model": "e5"}
+    assert task_options_from_args(_parse(["--task-option", "max_chars=1.5"])) == {"max_chars": 1.5}
+
+
+def test_malformed_task_option_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        task_options_from_args(_parse(["--task-option", "=3"]))
+    assert main(["run", "--task-option", "nokey", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["psybench: error: --task-option 'nokey': expected KEY=VALUE"]
