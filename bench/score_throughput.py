@@ -2,7 +2,7 @@
 
     PSYBENCH_DATA_DIR=... HF_HUB_OFFLINE=1 python bench/score_throughput.py [--pairs 1000] [--authors-pairs 50]
 
-Pairs: prediction/reference = neighbouring therapist turns of the English data, both written
+`--encoder minilm` swaps the encoder (default mpnet). Pairs: prediction/reference = neighbouring therapist turns of the English data, both written
 "Therapist: {text}" as the authors' scripts saw them. Encoder: all-mpnet-base-v2 layer 8 (the packaged
 English encoder closest in size to the paper's roberta-large). Each method runs in a fresh subprocess
 (its own model and WordNet loads, its own peak memory):
@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+ENCODER = os.environ.get("PSYBENCH_BENCH_ENCODER", "mpnet")  # set by --encoder, inherited by the children
 
 
 def load_pairs(n: int, data_dir: str | None) -> tuple[list[str], list[str]]:
@@ -53,12 +55,12 @@ def run_psybench(preds: list[str], refs: list[str], modes: tuple[str, ...] = ("p
     from psybench.metrics import MetricSettings, score_generation
     from psybench.metrics import _generation
 
-    res = score_generation(preds, refs, "en", MetricSettings(modes=modes, bertscore_model="mpnet"))
+    res = score_generation(preds, refs, "en", MetricSettings(modes=modes, bertscore_model=ENCODER))
     if _generation._POOL is not None:
         _generation._POOL.shutdown(wait=True)  # reap the worker so its peak RSS is counted
     return {"timings": res.info["timings"], "n_keys": len(res.aggregates),
             "paper.meteor": res.aggregates["paper.meteor_swapped_jieba"]["value"],
-            "bertscore_p": res.aggregates["paper.bertscore_p[all-mpnet-base-v2:L8]"]["value"]}
+            "bertscore_p": next(v["value"] for k, v in res.aggregates.items() if k.startswith("paper.bertscore_p["))}
 
 
 def run_batched(preds: list[str], refs: list[str]) -> dict:
@@ -76,7 +78,7 @@ def run_batched(preds: list[str], refs: list[str]) -> dict:
     from psybench.metrics.tokenize import strip_speaker, words
 
     ensure_wordnet()
-    spec = resolve_encoder("mpnet", "en")
+    spec = resolve_encoder(ENCODER, "en")
     c_preds, c_refs = [strip_speaker(p) for p in preds], [strip_speaker(r) for r in refs]
     t = time.perf_counter()
     scorer = BERTScorer(model_type=spec.path, num_layers=spec.num_layers)
@@ -124,7 +126,7 @@ def run_authors(preds: list[str], refs: list[str], modes: tuple[str, ...] = ("pa
 
     wordnet.ensure_loaded()  # one-time costs (imports, WordNet, jieba) are timed apart and not scaled
     jieba.initialize()
-    spec = resolve_encoder("mpnet", "en")
+    spec = resolve_encoder(ENCODER, "en")
     t = time.perf_counter()
     for h, r in zip(preds, refs):
         bert_score([h], [r], model_type=spec.path, num_layers=spec.num_layers)  # reloads the model each call
@@ -181,14 +183,18 @@ def main() -> None:
                     help="run the methods this many times, interleaved, and keep each one's fastest run "
                          "(this VM's timings vary by +-30%% from run to run)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--encoder", default=None, help="BERTScore encoder alias (default mpnet)")
     args = ap.parse_args()
+    if args.encoder:
+        global ENCODER
+        ENCODER = os.environ["PSYBENCH_BENCH_ENCODER"] = args.encoder
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.child:
         child(args.child, args.pairs, args.data_dir)
         return
     from psybench.assets.encoders import resolve_encoder
 
-    resolve_encoder("mpnet", "en")  # unzip once, outside the timings
+    label = resolve_encoder(ENCODER, "en").label  # unzip/convert once, outside the timings
     print(f"load average at start: {os.getloadavg()}  cores: {os.cpu_count()}", flush=True)
     results = {}
     for _ in range(max(1, args.repeat)):
@@ -206,7 +212,7 @@ def main() -> None:
 
     authors_scaled = scaled(results["authors"])
     ps, bt = results["psybench"], results["batched"]
-    print(f"\n{args.pairs} English pairs, all-mpnet-base-v2:L8, all metrics (psybench: both modes + 95% CIs)")
+    print(f"\n{args.pairs} English pairs, {label}, all metrics (psybench: both modes + 95% CIs)")
     print(f"psybench              {ps['wall_s']:8.1f} s   peak RSS {ps['peak_rss_mib']:.0f} MiB "
           f"(+ worker {ps['peak_rss_children_mib']:.0f} MiB)")
     print(f"libraries batched     {bt['wall_s']:8.1f} s   peak RSS {bt['peak_rss_mib']:.0f} MiB")
