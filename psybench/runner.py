@@ -567,6 +567,7 @@ def run(config: RunConfig) -> Path:
 def results_table(results: dict[str, Any], console: Any = None) -> None:
     """Print the aggregate scores per task (rich), with N, status counts and the CI."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
@@ -580,10 +581,11 @@ def results_table(results: dict[str, Any], console: Any = None) -> None:
             table.add_column(col, justify="left" if col == "metric" else "right")
         for key, m in res.get("metrics", {}).items():
             if not isinstance(m, dict):
-                table.add_row(key, _fmt(m), "", "")
+                table.add_row(escape(key), escape(_fmt(m)), "", "")
                 continue
             ci = f"[{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]" if m.get("ci_low") is not None else ""
-            table.add_row(key, _fmt(m.get("value")), ci, str(m.get("n", "")))
+            # escape: "[all-MiniLM-L6-v2:L5]" in a key would otherwise be read as rich markup and vanish
+            table.add_row(escape(key), _fmt(m.get("value")), escape(ci), str(m.get("n", "")))
         console.print(table)
 
 

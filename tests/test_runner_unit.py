@@ -268,3 +268,18 @@ def test_cache_key_includes_engine_options(stand_ins, tmp_path):
     runner.run(cfg(tmp_path, out=tmp_path / "c", limit=3))  # same as a: all hits
     assert fakes.FakeBackend.calls == [3, 3]
     assert [p["cached"] for p in lines(tmp_path / "c")] == [True] * 3
+
+
+def test_results_table_prints_the_encoder_in_bertscore_keys() -> None:
+    """Keys like bertscore_p[all-MiniLM-L6-v2:L5] must not be eaten as rich markup."""
+    import io
+
+    from rich.console import Console
+
+    from psybench.runner import results_table
+
+    buf = io.StringIO()
+    results = {"model": "m", "tasks": {"dialog": {"lang": "en", "metrics": {
+        "corrected.bertscore_p[all-MiniLM-L6-v2:L5]": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3}}}}}
+    results_table(results, Console(file=buf, width=200))
+    assert "corrected.bertscore_p[all-MiniLM-L6-v2:L5] │ 0.5000 │ [0.4000, 0.6000] │ 3" in buf.getvalue()
