@@ -58,3 +58,11 @@ def folder_fingerprint(folder: str | os.PathLike) -> str:
             digest.update(str(path.relative_to(root)).encode())
             digest.update(_cached_file_hash(path).encode())
     return "sha256:" + digest.hexdigest()
+
+
+def model_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None) -> str:
+    """A local model's identity for the generation cache: its folder fingerprint, plus the adapter's."""
+    value = folder_fingerprint(model)
+    if lora:
+        value += "+lora:" + folder_fingerprint(lora)
+    return value

@@ -4,7 +4,6 @@ extraction and scoring. JSONL, one object per line: `id` plus the text in `predi
 an already-extracted `prediction`), optional `finish_reason` (default "stop")."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from psybench.backends.base import OnOutput
 from psybench.backends.fingerprint import file_sha256
 from psybench.errors import PredictionsError
+from psybench.jsonl import iter_jsonl
 from psybench.records import GenerationParams, Output, Request
 
 TEXT_FIELDS = ("raw_output", "output", "prediction")
@@ -32,23 +32,16 @@ class ReplayBackend:
 
     def _load(self) -> dict[str, tuple[str, str]]:
         rows: dict[str, tuple[str, str]] = {}
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise PredictionsError(f"{self.path}:{number}: not valid JSON ({err.msg})") from None
-                if not isinstance(row, dict) or not isinstance(row.get("id"), str):
-                    raise PredictionsError(f"{self.path}:{number}: each line needs a string field 'id'")
-                field = next((f for f in TEXT_FIELDS if f in row), None)
-                if field is None or not isinstance(row[field], str):
-                    raise PredictionsError(f"{self.path}:{number}: id {row['id']!r} has no string "
-                                           f"'prediction', 'output' or 'raw_output'")
-                if row["id"] in rows:
-                    raise PredictionsError(f"{self.path}:{number}: duplicate id {row['id']!r}")
-                rows[row["id"]] = (row[field], str(row.get("finish_reason") or "stop"))
+        for number, row in iter_jsonl(self.path):
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                raise PredictionsError(f"{self.path}:{number}: each line needs a string field 'id'")
+            field = next((f for f in TEXT_FIELDS if f in row), None)
+            if field is None or not isinstance(row[field], str):
+                raise PredictionsError(f"{self.path}:{number}: id {row['id']!r} has no string "
+                                       f"'prediction', 'output' or 'raw_output'")
+            if row["id"] in rows:
+                raise PredictionsError(f"{self.path}:{number}: duplicate id {row['id']!r}")
+            rows[row["id"]] = (row[field], str(row.get("finish_reason") or "stop"))
         return rows
 
     def fingerprint(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from psybench.backends.base import OnOutput
 from psybench.backends.common import is_greedy, request_seed
 from psybench.backends.context import chat_token_counter, fit_messages
-from psybench.backends.fingerprint import folder_fingerprint
+from psybench.backends.fingerprint import model_fingerprint
 from psybench.errors import BackendError, ConfigError, MissingResourceError
 from psybench.records import GenerationParams, Output, Request
 
@@ -120,10 +120,7 @@ class VLLMBackend:
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            value = folder_fingerprint(self.model)
-            if self.lora:
-                value += "+lora:" + folder_fingerprint(self.lora)
-            self._fingerprint = value
+            self._fingerprint = model_fingerprint(self.model, self.lora)
         return self._fingerprint
 
     def info(self) -> dict:

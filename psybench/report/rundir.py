@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from psybench.errors import PredictionsError
+from psybench.jsonl import iter_jsonl
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -24,17 +25,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All lines of a JSONL file as dicts; blank lines skipped, a bad line named by its number."""
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise PredictionsError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise PredictionsError(f"{path}:{number}: expected a JSON object")
-            rows.append(row)
+    for number, row in iter_jsonl(path):
+        if not isinstance(row, dict):
+            raise PredictionsError(f"{path}:{number}: expected a JSON object")
+        rows.append(row)
     return rows
 
 
