@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from psybench.errors import PredictionsError
+from psybench.jsonl import read_text
 from psybench.paths import repo_root
 from psybench.records import Sample
 
@@ -104,8 +105,9 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / MANIFEST_FILE
     if not path.is_file():
         return None
+    text = read_text(path, PredictionsError)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise PredictionsError(f"{path}: line {err.lineno}: not valid JSON ({err.msg}); "
                                "fix it or rerun with --overwrite") from err

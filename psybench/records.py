@@ -97,7 +97,10 @@ class Output:
     cached: bool = False  # served from the generation cache
 
 
-ExtractStatus = Literal["ok", "no_marker", "truncated", "empty"]
+# Extraction statuses (docs/EXTRACTION.md): ok, no_marker (a required marker is missing; paper mode
+# drops these), empty (nothing to score), repeated (several replies; the first one is scored),
+# unparseable (classification: no label named). Truncation is a generation fact: Prediction.truncated.
+ExtractStatus = Literal["ok", "no_marker", "empty", "repeated", "unparseable"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,4 @@ class Prediction:
     observation: str = ""
     reasoning: str = ""
     labels: tuple[str, ...] | None = None  # classification: parsed canonical labels, None if unparseable
+    truncated: bool = False  # cut at the token limit (finish_reason "length") or inside an unclosed <think>

@@ -11,6 +11,8 @@ top-k similar sessions for a query. Design and every choice: docs/RAG.md.
 - Cache: `paths.cache_subdir("indexes")/<key>.npz`, key = sha256 over the exact texts embedded, the
   split content hash, the model name and weights fingerprint, and the index parameters; atomic write.
   Query embeddings are cached the same way (`queries-<key>.npz`).
+- Determinism: every encoder call has one fixed input shape (see ENCODE_BATCH), so a text's embedding,
+  its stored scores and its ranks do not depend on --limit, on the other texts, or on the cache.
 """
 from __future__ import annotations
 
@@ -28,12 +30,18 @@ from psybench.errors import ConfigError, MissingResourceError
 from psybench.paths import cache_subdir
 from psybench.records import Session, Turn
 
-INDEX_FORMAT = 1  # bump when the stored layout or passage text format changes
+INDEX_FORMAT = 2  # bump when the stored layout or passage text format changes
 DEFAULT_RETRIEVAL_MODELS = {"en": "minilm", "zh": "e5"}  # aliases of psybench.assets.encoders
 ROLE_NAMES = {"en": {"Seeker": "Client", "Supporter": "Therapist"},
               "zh": {"Seeker": "来访者", "Supporter": "咨询师"}}
-ENCODE_BATCH = 32  # fixed, so the same texts always meet the same padding (bit-stable scores)
-
+# Every encoder forward pass has a shape that is a function of the text alone: ENCODE_BATCH rows x the
+# text's own token count rounded up to WIDTH_STEP (a short batch is filled with copies of its first
+# row). Padding to the longest text of a batch, or a batch of another size, changes the last float
+# bits of an embedding with its batch-mates, and which texts share a batch depends on --limit and on
+# the task (a `--limit 5` build once stored 0.955299 where the whole split stored 0.955298). With the
+# shape fixed by the text, and no op that mixes rows, a text's vector depends on the text alone.
+ENCODE_BATCH = 8
+WIDTH_STEP = 32
 
 @dataclass(frozen=True)
 class IndexParams:
@@ -100,12 +108,39 @@ class Embedder:
     fingerprint: str = ""
 
     def encode(self, texts: Sequence[str], kind: str, max_seq_length: int | None = None) -> np.ndarray:
+        """L2-normalised float32 embeddings, one row per text, each independent of the others."""
         prefix = self.query_prefix if kind == "query" else self.passage_prefix
         model = _load_model(self.path)
         model.max_seq_length = max_seq_length or _DEFAULT_LEN[self.path]
-        emb = model.encode([prefix + t for t in texts], batch_size=ENCODE_BATCH, convert_to_numpy=True,
-                           normalize_embeddings=True, show_progress_bar=False)
-        return np.ascontiguousarray(emb, dtype=np.float32)
+        return _encode_fixed_shape(model, [prefix + t for t in texts], model.max_seq_length)
+
+
+def _encode_fixed_shape(model: Any, texts: list[str], length: int) -> np.ndarray:
+    """sentence-transformers' tokenisation and modules, each forward on (ENCODE_BATCH, width) inputs
+    where width is the texts' own padded length (see ENCODE_BATCH)."""
+    import torch
+
+    if not texts:
+        return np.zeros((0, model.get_embedding_dimension() or 0), dtype=np.float32)
+    features = model.preprocess(texts)  # truncated at `length`, padded to the longest text
+    tensors = {k: v for k, v in features.items() if isinstance(v, torch.Tensor) and v.dim() == 2}
+    others = {k: v for k, v in features.items() if k not in tensors}
+    for name, value in tensors.items():  # at least `length` columns, so every width below exists
+        fill = model.tokenizer.pad_token_id if name == "input_ids" else 0
+        tensors[name] = torch.nn.functional.pad(value, (0, max(0, length - value.shape[1])), value=fill)
+    own = tensors["attention_mask"].sum(dim=1).tolist()
+    widths = [min(length, -(-n // WIDTH_STEP) * WIDTH_STEP) for n in own]
+    out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    with torch.inference_mode():
+        for width in sorted(set(widths)):
+            rows = [i for i, w in enumerate(widths) if w == width]
+            for start in range(0, len(rows), ENCODE_BATCH):
+                chunk = rows[start:start + ENCODE_BATCH]
+                index = torch.tensor(chunk + [chunk[0]] * (ENCODE_BATCH - len(chunk)))
+                batch = {k: v[index, :width].to(model.device) for k, v in tensors.items()}
+                emb = model({**batch, **others})["sentence_embedding"][:len(chunk)].float()
+                out[chunk] = torch.nn.functional.normalize(emb, p=2, dim=1).cpu().numpy()
+    return out
 
 
 _MODELS: dict[str, Any] = {}  # per-process cache: path -> SentenceTransformer

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from psybench import __version__
-from psybench.cache import GenerationCache, cache_key
+from psybench.cache import GenerationCache, sample_key
 from psybench.constants import (DEFAULT_MAX_TOKENS, DEFAULT_SEED, METRIC_MODES, PAPER_DECODING)
 from psybench.errors import BackendError, ConfigError, PredictionsError
 from psybench.manifest import (config_differences, git_commit, hardware, read_manifest, samples_hash,
@@ -40,7 +40,8 @@ DECODINGS = ("greedy", "paper")
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 # The other defaults of RunConfig (vllm, dialog, en, seeded, turns all, paper prompts) already fit it.
 # float32: on CPU, bf16 falls back to slow kernels and its greedy output differs from transformers'.
-DEFAULT_RUN = {"limit": 40, "max_tokens": 64, "bertscore_model": "minilm", "dtype": "float32"}
+# Its encoder follows the language (assets.encoders.embedded_default_encoder: minilm for en, e5 for zh).
+DEFAULT_RUN = {"limit": 40, "max_tokens": 64, "dtype": "float32"}
 DEFAULT_OUT = Path("runs/default")
 
 # Config fields that decide what is generated: a resumed run must agree on all of them.
@@ -82,6 +83,7 @@ class RunConfig:
     max_model_len: int | None = None
     dtype: str | None = None
     enforce_eager: bool | None = None
+    prefix_caching: bool | None = None  # vllm: None = on
     concurrency: int | None = None
     chunk_size: int = 0  # requests per backend.generate call; 0 = a whole task at once (vLLM schedules it)
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +96,10 @@ class RunConfig:
             for key in DEFAULT_RUN:
                 if getattr(cfg, key) is None:
                     setattr(cfg, key, DEFAULT_RUN[key])
+            if cfg.bertscore_model is None:
+                from psybench.assets.encoders import embedded_default_encoder
+
+                cfg.bertscore_model = embedded_default_encoder(cfg.lang)
         if cfg.stage not in STAGES:
             raise ConfigError(f"--stage {cfg.stage!r}: choose one of {', '.join(STAGES)}")
         if cfg.decoding not in DECODINGS:
@@ -216,7 +222,7 @@ def prediction_record(sample: Sample, output: Output) -> dict[str, Any]:
         "dialog_id": sample.meta.get("dialog_id"), "turn_index": sample.meta.get("turn_index"),
         "reference": sample.reference, "raw_output": output.text, "finish_reason": output.finish_reason,
         "prediction": corrected.response, "status": corrected.status,
-        "paper_prediction": paper.response, "paper_status": paper.status,
+        "paper_prediction": paper.response, "paper_status": paper.status, "truncated": corrected.truncated,
         "observation": corrected.observation, "reasoning": corrected.reasoning,
         "labels": None if corrected.labels is None else list(corrected.labels),
         "gold_labels": list(sample.gold_labels),
@@ -310,7 +316,7 @@ def dry_run(config: RunConfig) -> str:
 
 def _backend_options(config: RunConfig) -> dict[str, Any]:
     names = ("lora", "base_url", "tensor_parallel_size", "data_parallel_size", "max_model_len", "dtype",
-             "enforce_eager", "concurrency")
+             "enforce_eager", "prefix_caching", "concurrency")
     return {n: getattr(config, n) for n in names if getattr(config, n) is not None}
 
 
@@ -345,8 +351,9 @@ def _check_resume(run_dir: Path, config: RunConfig, builds: list[TaskBuild]) -> 
 
 
 def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Generate every sample not yet in predictions.jsonl; cache hits cost nothing."""
-    from psybench.backends import create_backend
+    """Generate every sample not yet in predictions.jsonl; cache hits cost nothing, and when the cache
+    holds every missing sample no backend is started (the model's identity comes from its files)."""
+    from psybench import backends as backend_registry
 
     t0 = time.monotonic()
     builds = build_tasks(config)
@@ -359,7 +366,8 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     manifest["counts"]["build_report"] = {b.name: _report_dict(b.report) for b in builds}
     if old:  # a resumed run keeps what the first attempt learnt about the model
         for key in ("model_fingerprint", "backend_info"):
-            manifest.setdefault(key, old.get(key))
+            if manifest.get(key) is None:  # new_manifest holds None: setdefault would keep it
+                manifest[key] = old.get(key)
         manifest["created"] = old.get("created", manifest["created"])
     write_manifest(run_dir, manifest)
 
@@ -380,31 +388,65 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     errors: list[str] = []
     backend = None
     cache = None
+    tally = {"generated": 0, "cache_hits": 0}  # this invocation's
+    manifest["backend_started"] = False
     try:
         if n_remaining:
-            t_start = time.monotonic()
-            backend = create_backend(config.backend, _resolve_model(config), **_backend_options(config))
-            manifest["timings"]["backend_start_s"] = round(time.monotonic() - t_start, 3)
-            fingerprint = backend.fingerprint()
-            manifest["model_fingerprint"] = fingerprint
-            manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))
-            write_manifest(run_dir, manifest)
+            model, options = _resolve_model(config), _backend_options(config)
+            engine = json.dumps({k: getattr(config, k) for k in CACHE_KEY_OPTIONS}, sort_keys=True)
             cache = GenerationCache(config.cache) if config.use_cache else None
             bar = _progress(n_remaining, "generate", config.progress)
+
+            def todo_of(b: TaskBuild) -> list[Sample]:
+                return [s for s in remaining[b.name] if s.id not in writer]
+
+            def keys_of(b: TaskBuild, fingerprint: str, prompt_determined: bool) -> dict[str, str]:
+                params = generation_params(config, b.spec)
+                return {s.id: sample_key(f"{fingerprint} {engine}", s.id, s.messages, params, prompt_determined)
+                        for s in todo_of(b)}
+
+            def serve_cached(b: TaskBuild, fingerprint: str, prompt_determined: bool) -> None:
+                keys, samples = keys_of(b, fingerprint, prompt_determined), {s.id: s for s in todo_of(b)}
+                for sid, out in cache.get_many((key, sid) for sid, key in keys.items()).items():
+                    if writer.write(prediction_record(samples[sid], out)):
+                        tally["cache_hits"] += 1
+                        bar.update(1)
+
             try:
+                # The model's identity without starting the backend (its files; the replay file), so a run
+                # the cache covers starts no engine. Registries without it (test stand-ins) start one.
+                offline = getattr(backend_registry, "offline_fingerprint", None)
+                fingerprint = offline(config.backend, model, **options) if cache is not None and offline else None
+                if fingerprint is not None:
+                    prompt_determined = backend_registry.backend_class(config.backend).prompt_determined
+                    for b in builds:
+                        serve_cached(b, fingerprint, prompt_determined)
+                    manifest["model_fingerprint"] = fingerprint
+                    manifest["backend_info"] = cache.get_engine(f"{fingerprint} {engine}") or {
+                        "backend": config.backend, "model": str(model)}  # the engine that made the outputs
+                if any(todo_of(b) for b in builds):
+                    t_start = time.monotonic()
+                    backend = backend_registry.create_backend(config.backend, model, **options)
+                    manifest["timings"]["backend_start_s"] = round(time.monotonic() - t_start, 3)
+                    manifest["backend_started"] = True
+                    prompt_determined = bool(getattr(backend, "prompt_determined", False))  # unknown: never share
+                    fingerprint = backend.fingerprint()
+                    manifest["model_fingerprint"] = fingerprint
+                    manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))
+                    if cache is not None:
+                        cache.put_engine(f"{fingerprint} {engine}", manifest["backend_info"])
+                write_manifest(run_dir, manifest)
                 for b in builds:
-                    todo = remaining[b.name]
+                    if backend is None:
+                        break
+                    if cache is not None:  # again: an earlier task of this run may have made a shareable output
+                        serve_cached(b, fingerprint, prompt_determined)
+                    todo = todo_of(b)
                     if not todo:
                         continue
                     params = generation_params(config, b.spec)
-                    engine = json.dumps({k: getattr(config, k) for k in CACHE_KEY_OPTIONS}, sort_keys=True)
-                    keys = {s.id: cache_key(f"{fingerprint} {engine}", s.messages, params) for s in todo}
+                    keys = keys_of(b, fingerprint, prompt_determined)
                     samples = {s.id: s for s in todo}
-                    if cache is not None:
-                        for sid, out in cache.get_many((keys[s.id], s.id) for s in todo).items():
-                            if writer.write(prediction_record(samples[sid], out)):
-                                bar.update(1)
-                        todo = [s for s in todo if s.id not in writer]
 
                     def on_output(out: Output) -> None:
                         if out.id not in samples or out.id in writer:
@@ -415,6 +457,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
                         if cache is not None:
                             cache.put(keys[out.id], out)
                         if writer.write(prediction_record(samples[out.id], out)):
+                            tally["generated"] += 1
                             bar.update(1)
 
                     step = config.chunk_size if config.chunk_size > 0 else max(len(todo), 1)
@@ -434,6 +477,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
         if backend is not None:
             backend.close()
         manifest["timings"]["generate_s"] = round(time.monotonic() - t1, 3)
+        manifest["counts"].update(tally)
         _record_generation_counts(manifest, pred_path)
         write_manifest(run_dir, manifest)
     if errors:
@@ -452,6 +496,7 @@ def _record_generation_counts(manifest: dict[str, Any], pred_path: Path) -> None
     counts["cached"] = sum(1 for r in records if r.get("cached"))
     counts["status"] = dict(Counter(r.get("status") for r in records))
     counts["paper_status"] = dict(Counter(r.get("paper_status") for r in records))
+    counts["truncated"] = sum(1 for r in records if r.get("truncated", r.get("finish_reason") == "length"))
     counts["history_turns_cut"] = sum(int(r.get("history_turns_cut") or 0) for r in records)
     counts["samples_with_history_cut"] = sum(1 for r in records if r.get("history_turns_cut"))
 
@@ -544,7 +589,10 @@ def new_manifest(config: RunConfig) -> dict[str, Any]:
 
 def run(config: RunConfig) -> Path:
     """Run the configured stage(s); return the run directory."""
+    from psybench.preflight import check_run
+
     config = config.resolved()
+    check_run(config)  # model, server, encoder, WordNet, retrieval model: fail before generating
     run_dir = Path(config.out)
     if config.overwrite and config.stage != "score" and run_dir.exists():
         for name in (PREDICTIONS_FILE, SCORES_FILE, RESULTS_FILE, "manifest.json"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
@@ -29,3 +30,12 @@ def test_malformed_task_option_is_one_line_error(capsys: pytest.CaptureFixture[s
     assert main(["run", "--task-option", "nokey", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["psybench: error: --task-option 'nokey': expected KEY=VALUE"]
+
+
+def test_typed_option_reaches_the_builder(data_dir, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    def prompt(*flags: str) -> str:
+        assert main(["tasks", "show", "topic", "--json", "--data-dir", str(data_dir), *flags]) == 0
+        return json.loads(capsys.readouterr().out)["sample"]["messages"][0]["content"]
+
+    # '300' on the command line is the int 300 in the builder, which budgets the transcript with it
+    assert len(prompt("--task-option", "max_chars=300")) < len(prompt())

@@ -169,3 +169,16 @@ def test_split_file_from_data_dir_overrides_packaged(tmp_path, data_dir):
     (tmp_path / "splits" / "en_released_test.json").write_text(json.dumps({"dialog_ids": ["999999"]}))
     with pytest.raises(DataError, match=r"en_released_test.json: dialog_ids\[0\]: dialog_id 999999 is not"):
         get_split("released", "en", tmp_path)
+
+
+def test_data_file_not_utf8(tmp_path, capsys):
+    head = json.dumps([_session("000432")]).encode()[:40]
+    (tmp_path / EN_FILE).write_bytes(head + b"\xff\xfe")
+    message = f"{EN_FILE}:1: not UTF-8 text (byte 0xff at byte offset {len(head)}); save the file as UTF-8"
+    with pytest.raises(DataError) as err:
+        load_sessions("en", tmp_path)
+    assert str(err.value) == message
+    assert main(["data", "check", "--lang", "en", "--data-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"psybench: error: {message}\n" and captured.out == ""
+    assert (tmp_path / EN_FILE).read_bytes() == head + b"\xff\xfe"  # nothing lost

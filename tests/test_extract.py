@@ -1,4 +1,5 @@
-"""Extraction rules (psybench/extract.py), one test per rule, on hand-written outputs."""
+"""Extraction rules (psybench/extract.py, docs/EXTRACTION.md), one test per rule, on hand-written outputs.
+Paper mode row by row: tests/test_extract_paper.py; label answers: tests/test_labels_parse.py."""
 from __future__ import annotations
 
 import pytest
@@ -31,14 +32,42 @@ def test_paper_mode_is_case_sensitive_and_drops_nothing_itself():
 
 
 def test_corrected_mode_is_robust_to_case_spacing_and_cuts_next_turn():
-    p = extract("THERAPIST :  How are you?\nClient: fine\nTherapist: good", "stop", TASK1, "corrected")
+    p = extract("THERAPIST :  How are you?\nClient: fine", "stop", TASK1, "corrected")
     assert (p.response, p.status) == ("How are you?", "ok")
     assert extract("治疗师：你好", "stop", TASK1, "corrected").response == "你好"
+    # a second therapist reply: the first is scored, the repeat is a status
+    q = extract("THERAPIST :  How are you?\nClient: fine\nTherapist: good", "stop", TASK1, "corrected")
+    assert (q.response, q.status) == ("How are you?", "repeated")
 
 
-def test_corrected_task1_without_marker_takes_whole_output():
+def test_corrected_task1_without_marker_takes_whole_output_and_is_not_a_failure():
     p = extract("  I hear you.  ", "stop", TASK1, "corrected")
-    assert (p.response, p.status) == ("I hear you.", "no_marker")
+    assert (p.response, p.status, p.truncated) == ("I hear you.", "ok", False)
+    q = extract("I hear you.\nClient: thanks", "stop", TASK1, "corrected")  # the client's turn is cut
+    assert (q.response, q.status) == ("I hear you.", "ok")
+    r = extract("Client: thanks", "stop", TASK1, "corrected")
+    assert (r.response, r.status) == ("", "empty")
+
+
+def test_corrected_markdown_emphasis_markers():
+    for text in ("**Therapist**: Bold", "**Therapist:** Bold", "__Therapist__ ： Bold", "*Therapist*: Bold"):
+        p = extract(text, "stop", TASK1, "corrected")
+        assert (p.response, p.status) == ("Bold", "ok"), text
+    q = extract("**Reasoning**: why\n**Therapist**: Tell me more.", "stop", TASK2, "corrected")
+    assert (q.response, q.reasoning, q.status) == ("Tell me more.", "why", "ok")
+
+
+def test_corrected_repeated_blocks_first_complete_reply():
+    text = ("Observation: o\n Reasoning: r\n Therapist: t1\n Observation: o2\n Reasoning: r2\n"
+            " Therapist: t2")
+    p = extract(text, "stop", TASK3, "corrected")
+    assert (p.response, p.observation, p.reasoning, p.status) == ("t1", "o", "r", "repeated")
+    q = extract("Reasoning: r\n Therapist: t1\n Reasoning: r2", "stop", TASK2, "corrected")
+    assert (q.response, q.reasoning, q.status) == ("t1", "r", "repeated")  # a second block begun
+    e = extract("Reasoning: r\n Therapist:\n Therapist: t2", "stop", TASK2, "corrected")
+    assert (e.response, e.status) == ("t2", "repeated")  # an empty reply is not a complete one
+    s = extract("Reasoning: r\n Therapist: That's right.</s>\nClient: ok", "stop", TASK2, "corrected")
+    assert (s.response, s.status) == ("That's right.", "ok")
 
 
 def test_task3_sections_parsed():
@@ -66,35 +95,43 @@ def test_task2_without_marker_removes_sections():
 
 def test_think_blocks_removed_and_unclosed_think_is_truncated():
     p = extract("<think>plan Therapist: no</think>Therapist: Hi.", "stop", TASK1, "paper")
-    assert (p.response, p.status) == ("Therapist: Hi.", "ok")
+    assert (p.response, p.status, p.truncated) == ("Therapist: Hi.", "ok", False)
     q = extract("hidden plan</think>\nTherapist: Hi.", "stop", TASK1, "corrected")
     assert q.response == "Hi."
-    r = extract("<think>still thinking Therapist:", "length", TASK1, "corrected")
-    assert (r.response, r.status) == ("", "truncated")
+    r = extract("<think>still thinking Therapist:", "stop", TASK1, "corrected")
+    assert (r.response, r.status, r.truncated) == ("", "empty", True)
     assert strip_thinking("a<think>b") == ("a", True)
 
 
-def test_truncated_and_empty_statuses():
-    assert extract("Therapist: I was going to", "length", TASK1, "corrected").status == "truncated"
-    assert extract("Therapist: I was going to", "length", TASK1, "paper").status == "truncated"
-    # paper mode: a truncated output without marker must read no_marker so the scorer drops it
-    assert extract("I was going", "length", TASK1, "paper").status == "no_marker"
-    assert extract("I was going", "length", TASK1, "corrected").status == "truncated"
-    assert extract("   \n", "stop", TASK1, "corrected").status == "empty"
-    assert extract("", "stop", TASK1, "paper").status == "empty"
+def test_truncation_is_a_flag_not_a_status():
+    cut = [extract("Therapist: I was going to", "length", TASK1, m) for m in ("corrected", "paper")]
+    assert [(p.response, p.status, p.truncated) for p in cut] == [
+        ("I was going to", "ok", True), ("Therapist: I was going to", "ok", True)]
+    # paper mode: a cut output without marker is dropped like any other (no_marker); corrected: task 1
+    # needs no marker
+    assert [(p.status, p.truncated) for p in (extract("I was going", "length", TASK1, "paper"),
+                                              extract("I was going", "length", TASK1, "corrected"))] == [
+        ("no_marker", True), ("ok", True)]
+    assert extract("Therapist: done", "stop", TASK1, "corrected").truncated is False
+    assert (extract("   \n", "stop", TASK1, "corrected").status, extract("", "length", TASK1, "paper").status) == (
+        "empty", "empty")
 
 
 def test_whole_output_for_auxiliary_instructions():
     p = extract(" The client feels unheard. Therapist: x ", "stop", WHOLE, "paper")
     assert (p.response, p.status) == ("The client feels unheard. Therapist: x", "ok")
+    q = extract(" The client feels", "length", WHOLE, "corrected")
+    assert (q.response, q.status, q.truncated) == ("The client feels", "ok", True)
 
 
 def test_labels_case_punctuation_insensitive_multiple_sorted():
     p = extract("Emotion: ANXIETY; also sadness.", "stop", EMOTION, "corrected")
-    assert (p.labels, p.status) == (("Anxiety", "Sadness"), "ok")
-    assert parse_labels("fearful, unknowns", EMOTION.choices) is None  # whole words only
+    assert (p.labels, p.status) == (("Anxiety", "Sadness"), "no_marker")  # no Answer: line
+    a = extract("Answer: ANXIETY; sadness.", "length", EMOTION, "paper")
+    assert (a.labels, a.status, a.truncated) == (("Anxiety", "Sadness"), "ok", True)
+    assert parse_labels("fears, unknowns", EMOTION.choices) is None  # whole words only
     q = extract("I cannot tell.", "stop", EMOTION, "corrected")
-    assert (q.labels, q.status) == (None, "no_marker")
+    assert (q.labels, q.status) == (None, "unparseable")
     assert parse_labels("我觉得是焦虑。", ("焦虑", "悲伤")) == ("焦虑",)
     assert parse_labels("Cognitive-behaviour therapy", ("Cognitive Behaviour Therapy",)) == (
         "Cognitive Behaviour Therapy",)

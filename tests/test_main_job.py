@@ -25,7 +25,14 @@ def test_main_job_twice_identical(tmp_path, data_dir):
     a, b = tmp_path / "a", tmp_path / "b"
     first = _run(a, data_dir)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "dialog" in first.stdout and "corrected.meteor" in first.stdout  # the printed table
+    out = first.stdout  # the printed summary: Table 5's six columns, both modes, then where things are
+    for text in ("dialog", "Table 5 column", "paper mode [95% CI]", "corrected mode [95% CI]", "BERTScore-P",
+                 "BLEU-1", "BLEU-3", "METEOR", "ROUGE-L", "Distinct-2", "results.json", "predictions.jsonl",
+                 "HTML report:", "python -m webbrowser -t file://"):
+        assert text in out, out
+    assert "corrected.meteor" not in out  # the full key list is for --verbose and results.json
+    assert (a / "report" / "index.html").is_file()
+    assert "INFO" not in first.stderr and "LOAD REPORT" not in first.stderr  # third-party noise hidden
     results = json.loads((a / "results.json").read_text())
     task = results["tasks"]["dialog"]
     assert results["model"] == "SmolLM2-135M-Instruct" and results["backend"] == "vllm"

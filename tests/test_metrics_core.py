@@ -119,3 +119,84 @@ def test_distinct_ci_contains_its_value() -> None:
     lo, hi = shifted_interval(ds.value, boot)
     assert lo < ds.value < hi
     assert hi - lo == pytest.approx(plain[1] - plain[0])
+
+
+# ---- intervals stay in their metric's range (issue 14 part 6) ------------------------------------------
+# Two corpora that reproduce the reported corrected.distinct2_corpus intervals (default bootstrap: 1,000
+# resamples, seed 0): every bigram unique (value 1.0, [0.746, 1.272], the reasoning run) and eleven
+# sentences sharing one bigram (value 106/111 = 0.955, [0.750, 1.163], the zh dialog run).
+REASONING_LIKE = [[f"r{i}w{j}" for j in range(n + 1)] for i, n in enumerate([38, 9, 35, 37, 39, 38])]
+ZH_DIALOG_LIKE = [[f"z{i}w{j}" for j in range(n - 1)] + ["common", "pair"]
+                  for i, n in enumerate([36, 35, 13, 15, 7, 33, 21, 8, 19, 23, 12])]
+
+
+@pytest.mark.parametrize("toks, value, unbounded, clamped", [
+    (REASONING_LIKE, 1.0, (0.7460600934863566, 1.2723555683594743), (0.7460600934863566, 1.0)),
+    (ZH_DIALOG_LIKE, 106 / 111, (0.7497203779797479, 1.1634760028103255), (0.7497203779797479, 1.0)),
+])
+def test_reported_distinct_intervals_are_clamped_to_unit(toks, value, unbounded, clamped) -> None:
+    from psybench.metrics._bootstrap import aggregate, metric_range, shifted_interval
+
+    ds = distinct_stats(toks, 2, pad=False)
+    boot = ds.bootstrap(resample_counts(len(toks), 1000, 0))
+    assert ds.value == pytest.approx(value, abs=1e-15)
+    assert shifted_interval(ds.value, boot) == pytest.approx(unbounded, abs=1e-12)  # the reported defect
+    assert shifted_interval(ds.value, boot, metric_range("corrected.distinct2_corpus")) == pytest.approx(
+        clamped, abs=1e-12)
+    agg = aggregate(ds.value, shifted_interval(ds.value, boot), len(toks), "corpus", "corrected.distinct2_corpus")
+    assert (agg["ci_low"], agg["ci_high"]) == pytest.approx(clamped, abs=1e-12)
+
+
+def test_metric_ranges_declared_for_every_key() -> None:
+    from psybench.metrics._bootstrap import UNBOUNDED, metric_range
+
+    unit = (0.0, 1.0)
+    expected = {
+        "corrected.bleu1_corpus": unit, "corrected.bleu3_sentence": unit, "paper.bleu3_sentence_cumulative": unit,
+        "corrected.meteor": unit, "paper.meteor_swapped_jieba": unit, "corrected.rougeL_f": unit,
+        "paper.rougeL_f_default_tokenizer": unit, "corrected.distinct1_corpus": unit,
+        "paper.distinct2_corpus_div_n": unit, "corrected.bertscore_p[roberta-large:L17]": (-1.0, 1.0),
+        "paper.bertscore_r[all-mpnet-base-v2:L8]": (-1.0, 1.0), "corrected.bertscore_f1[minilm:L5]": UNBOUNDED,
+        "cls.accuracy": unit, "cls.macro_f1": unit, "cls.example_f1": unit, "cls.unparseable_rate": unit,
+        "cls.f1[Anxiety]": unit, "cls.precision[Cognitive Behavioral Therapy]": unit, "cls.recall[a.b]": unit,
+        "corrected.words": UNBOUNDED,
+    }
+    assert {key: metric_range(key) for key in expected} == expected
+
+
+def test_clamp_and_aggregate() -> None:
+    from psybench.metrics._bootstrap import aggregate, clamp
+
+    assert clamp((-0.2, 1.3), (0.0, 1.0)) == (0.0, 1.0)
+    assert clamp((1.1, 1.3), (0.0, 1.0)) == (1.0, 1.0)  # wholly outside: the nearest end
+    assert clamp((-3.0, -2.0), (0.0, 1.0)) == (0.0, 0.0)
+    assert clamp((0.2, 0.4), (0.0, 1.0)) == (0.2, 0.4)
+    lo, hi = clamp((float("nan"), float("nan")), (0.0, 1.0))
+    assert math.isnan(lo) and math.isnan(hi)
+    assert aggregate(0.5, (-0.1, 1.2), 3, "sample", "corrected.meteor") == {
+        "value": 0.5, "ci_low": 0.0, "ci_high": 1.0, "n": 3, "level": "sample"}
+    assert aggregate(0.5, (-0.1, 1.2), 3, "sample", "corrected.bertscore_f1[x:L1]")["ci_low"] == -0.1
+    assert aggregate(0.5, (-0.1, 1.2), 3, "sample") == {  # no key: as given
+        "value": 0.5, "ci_low": -0.1, "ci_high": 1.2, "n": 3, "level": "sample"}
+    assert aggregate(float("nan"), (float("nan"), float("nan")), 0, "corpus", "cls.accuracy") == {
+        "value": None, "ci_low": None, "ci_high": None, "n": 0, "level": "corpus"}
+
+
+@pytest.mark.slow  # METEOR needs WordNet
+@pytest.mark.parametrize("lang, toks, value, ci", [
+    ("en", REASONING_LIKE, 1.0, (0.7460600934863566, 1.0)),
+    ("zh", ZH_DIALOG_LIKE, 106 / 111, (0.7497203779797479, 1.0)),
+])
+def test_score_generation_distinct_interval_in_range(lang, toks, value, ci) -> None:
+    from psybench.metrics import MetricSettings, score_generation
+
+    hyps = [" ".join(t) for t in toks]
+    refs = ["Therapist: a reference"] * len(hyps)
+    res = score_generation(hyps, refs, lang, MetricSettings(modes=("corrected", "paper"), bertscore=False, workers=0))
+    corrected = res.aggregates["corrected.distinct2_corpus"]
+    assert corrected["value"] == pytest.approx(value, abs=1e-15)
+    assert (corrected["ci_low"], corrected["ci_high"]) == pytest.approx(ci, abs=1e-12)
+    paper = res.aggregates["paper.distinct2_corpus_div_n"]  # the authors' value / N: its range is [0, 1/N]
+    assert 0.0 <= paper["ci_low"] <= paper["value"] <= paper["ci_high"] <= 1 / len(hyps)
+    for key, agg in res.aggregates.items():
+        assert agg["ci_low"] <= agg["ci_high"], key

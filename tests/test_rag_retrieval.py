@@ -2,6 +2,7 @@
 hashing encoder (logic only); the slow tests repeat the properties with the real embedding models."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -187,17 +188,26 @@ def test_real_model_determinism_and_cache(lang, data_dir, cache) -> None:  # noq
     assert all(0.2 < h.score <= 1.0 for found in first for h in found)
 
 
+def _retrieved_bytes(samples) -> list[bytes]:  # noqa: ANN001
+    return [json.dumps(s.meta["retrieved"], sort_keys=True).encode() for s in samples]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_real_model_end_to_end_whole_split(lang, data_dir) -> None:  # noqa: ANN001
-    """Build both variants on the whole seeded split with the real model (the index is cached in the
-    user cache between runs): leakage over every sample, prompts carry the excerpts."""
+def test_real_model_end_to_end_whole_split(lang, data_dir, cache) -> None:  # noqa: ANN001
+    """Both variants on the whole seeded split with the real model, from an empty cache: leakage over
+    every sample, prompts carry the excerpts. A sample's stored `retrieved` meta is a function of that
+    sample alone: `--limit 5` and the whole split write byte-identical entries for the shared samples,
+    cold (each query set encoded fresh, in different company) and warm (both read back from disk)."""
+    assert not cache.exists()  # the `cache` fixture points PSYBENCH_CACHE_DIR at an empty folder
+    cold_few = _retrieved_bytes(build_samples("rag_dialog", lang, data_dir=data_dir, limit=5))
     sessions = load_sessions(lang, data_dir)
     split = get_split("seeded", lang, data_dir)
     by_id = {s.dialog_id: s for s in sessions}
     groups = {d: set(g) for g in overlap_groups(sessions) for d in g}
     dialog = build_samples("rag_dialog", lang, data_dir=data_dir)
     plain = build_samples("dialog", lang, data_dir=data_dir)
+    assert len(dialog) == {"en": 547, "zh": 455}[lang]
     assert [s.id.split("/", 1)[1] for s in dialog] == [s.id.split("/", 1)[1] for s in plain]
     for sample, base in zip(dialog, plain):
         retrieved = sample.meta["retrieved"]
@@ -209,7 +219,13 @@ def test_real_model_end_to_end_whole_split(lang, data_dir) -> None:  # noqa: ANN
         start, _ = retrieved[0]["turns"]
         assert top.turns[start].content[:30] in sample.messages[0]["content"]
         assert sample.messages[0]["content"].endswith(base.messages[0]["content"])
+    cold_all = _retrieved_bytes(dialog)
+    assert len(list(cache.glob("queries-*.npz"))) == 2  # two query sets, each encoded from scratch
     explained = build_samples("rag_explained", lang, data_dir=data_dir, limit=5)
-    assert [s.meta["retrieved"] for s in explained] == [s.meta["retrieved"] for s in dialog[:5]]
     label = "Session summary" if lang == "en" else "会谈总结"
     assert all(label in s.messages[0]["content"] for s in explained)
+    warm_all = _retrieved_bytes(build_samples("rag_dialog", lang, data_dir=data_dir))
+    warm_few = _retrieved_bytes(build_samples("rag_dialog", lang, data_dir=data_dir, limit=5))
+    assert len(list(cache.glob("queries-*.npz"))) == 2  # nothing new encoded
+    assert cold_few == cold_all[:5] == warm_few == warm_all[:5] == _retrieved_bytes(explained)
+    assert cold_all == warm_all

@@ -240,6 +240,15 @@ def _hub_cached(name: str) -> str | None:
     return None
 
 
+def embedded_default_encoder(lang: str) -> str:
+    """The encoder of the embedded default run (no --model), which must score offline in both languages:
+    all-MiniLM-L6-v2 for English; for Chinese the paper's bert-base-chinese when it is in the Hugging
+    Face cache, else the packaged multilingual e5 (MiniLM is English-only: Chinese becomes [UNK])."""
+    if lang != "zh":
+        return "minilm"
+    return "bert-base-chinese" if _hub_cached("bert-base-chinese") else "e5"
+
+
 def _default_layer(name: str) -> int | None:
     paper = {model: layer for model, layer in PAPER_BERTSCORE.values()}
     if name in paper:

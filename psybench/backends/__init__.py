@@ -17,6 +17,28 @@ _REGISTRY = {
 BACKENDS = tuple(_REGISTRY)
 
 
+def backend_class(name: str) -> type:
+    """The backend's class, imported without starting anything (engines are imported on construction)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    module_name, class_name = _REGISTRY[name]
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def offline_fingerprint(name: str, model=None, **options) -> str | None:
+    """What `create_backend(name, model, **options).fingerprint()` returns, computed without creating
+    the backend (model files, the replay file); None where only a running backend knows it (openai asks
+    its server)."""
+    compute = getattr(backend_class(name), "offline_fingerprint", None)
+    if compute is None:
+        return None
+    if name in ("vllm", "hf"):
+        from psybench.assets.chat_models import resolve_chat_model
+
+        model = resolve_chat_model(model)
+    return compute(model, **{key: value for key, value in options.items() if value is not None})
+
+
 def create_backend(name: str, model=None, **options) -> Backend:
     """Build a backend. `model`: a path, a hub id, "smollm2" or None (= the embedded SmolLM2) for
     vllm/hf; the server's model name for openai; the predictions file for replay (or `path=`).
@@ -24,8 +46,7 @@ def create_backend(name: str, model=None, **options) -> Backend:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
     options = {key: value for key, value in options.items() if value is not None}
-    module_name, class_name = _REGISTRY[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = backend_class(name)
     if name in ("vllm", "hf"):
         from psybench.assets.chat_models import resolve_chat_model
 
@@ -33,4 +54,4 @@ def create_backend(name: str, model=None, **options) -> Backend:
     return cls(model, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "OnOutput", "create_backend"]
+__all__ = ["BACKENDS", "Backend", "OnOutput", "backend_class", "create_backend", "offline_fingerprint"]

@@ -18,10 +18,16 @@ OnOutput = Callable[[Output], None]
 @runtime_checkable
 class Backend(Protocol):
     name: str  # "vllm" | "openai" | "hf" | "replay"
+    # True: the output is a function of (model, messages, params), so greedy outputs may be shared by
+    # samples that send the same prompt (psybench.cache.shares_outputs); False: it belongs to the
+    # sample id (replay). A class attribute: the runner reads it before starting anything.
+    prompt_determined: bool
 
     def fingerprint(self) -> str:
         """Stable identity of the model behind the backend (weights hash / adapter / server model id);
-        part of the generation-cache key and the manifest."""
+        part of the generation-cache key and the manifest. A backend that can compute it without
+        starting its engine also has `offline_fingerprint(model, **options) -> str | None` (static),
+        returning the same value, so a fully cached run starts no engine."""
         ...
 
     def info(self) -> dict:

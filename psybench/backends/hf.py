@@ -17,10 +17,14 @@ DEFAULT_BATCH_SIZE = 8
 
 class HFBackend:
     name = "hf"
+    prompt_determined = True
 
     def __init__(self, model: str | os.PathLike, *, dtype: str = "auto", device: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_model_len: int | None = None,
                  lora: str | os.PathLike | None = None, **_ignored) -> None:
+        from psybench.preflight import check_model_name
+
+        check_model_name(model)  # before loading: transformers would take a missing folder for a hub id
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -48,9 +52,14 @@ class HFBackend:
         self._count = chat_token_counter(self.tokenizer)
         self._fingerprint: str | None = None
 
+    @staticmethod
+    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None, **_options) -> str:
+        """fingerprint() from the model's files, without loading the model."""
+        return model_fingerprint(model, lora)
+
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = model_fingerprint(self.model_name, self.lora)
+            self._fingerprint = self.offline_fingerprint(self.model_name, self.lora)
         return self._fingerprint
 
     def info(self) -> dict:

@@ -34,6 +34,7 @@ BACKOFF_CAP_S = 30.0
 
 class OpenAIBackend:
     name = "openai"
+    prompt_determined = True  # no offline_fingerprint: the model's root is the server's to tell
 
     def __init__(self, model: str | None = None, *, base_url: str | None = None, concurrency: int = DEFAULT_CONCURRENCY,
                  max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,

@@ -19,6 +19,7 @@ TEXT_FIELDS = ("raw_output", "output", "prediction")
 
 class ReplayBackend:
     name = "replay"
+    prompt_determined = False  # an output belongs to its sample id, whatever the prompt
 
     def __init__(self, model: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
                  **_ignored) -> None:
@@ -44,8 +45,17 @@ class ReplayBackend:
             rows[row["id"]] = (row[field], str(row.get("finish_reason") or "stop"))
         return rows
 
+    @staticmethod
+    def offline_fingerprint(model: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
+                            **_options) -> str | None:
+        """fingerprint() without parsing the file; None when it is missing (creating the backend says so)."""
+        source = path or model
+        if source is None or not Path(source).is_file():
+            return None
+        return "replay:sha256:" + file_sha256(Path(source))
+
     def fingerprint(self) -> str:
-        return "replay:sha256:" + file_sha256(self.path)
+        return self.offline_fingerprint(path=self.path)
 
     def info(self) -> dict:
         return {"backend": self.name, "model": str(self.path), "engine": "replay", "n_predictions": len(self._rows)}

@@ -67,12 +67,16 @@ def _import_vllm():
 
 class VLLMBackend:
     name = "vllm"
+    prompt_determined = True
 
     def __init__(self, model: str | os.PathLike, *, dtype: str = "auto", enforce_eager: bool | None = None,
                  max_model_len: int | None = None, tensor_parallel_size: int = 1,
                  data_parallel_size: int = 1, seed: int = 0, lora: str | os.PathLike | None = None,
                  gpu_memory_utilization: float | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                 **engine_kwargs) -> None:
+                 prefix_caching: bool = True, **engine_kwargs) -> None:
+        from psybench.preflight import check_model_name
+
+        check_model_name(model)  # before vLLM starts: it would take a missing folder for a hub id
         for option in FOREIGN_OPTIONS:
             engine_kwargs.pop(option, None)
         vllm = _import_vllm()
@@ -82,7 +86,9 @@ class VLLMBackend:
         cpu = is_cpu_build()
         if cpu and dtype == "auto" and not _cpu_has_bf16():
             dtype = "float32"  # "auto" picks bf16, which such CPUs emulate many times slower
-        kwargs = dict(model=self.model, dtype=dtype, enable_prefix_caching=True, seed=seed,
+        # prefix caching off: each request is computed from scratch, so its output cannot depend on which
+        # requests ran before it in this engine (for bit-exact comparisons across differently chunked runs)
+        kwargs = dict(model=self.model, dtype=dtype, enable_prefix_caching=bool(prefix_caching), seed=seed,
                       tensor_parallel_size=tensor_parallel_size,
                       enforce_eager=cpu if enforce_eager is None else enforce_eager, **engine_kwargs)
         if max_model_len:
@@ -118,9 +124,14 @@ class VLLMBackend:
             raise ConfigError(f"--lora {path}: no adapter_config.json (expected a PEFT LoRA adapter folder)")
         return int(json.loads(config.read_text()).get("r", 8))
 
+    @staticmethod
+    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None, **_options) -> str:
+        """fingerprint() from the model's files, without starting the engine."""
+        return model_fingerprint(model, lora)
+
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = model_fingerprint(self.model, self.lora)
+            self._fingerprint = self.offline_fingerprint(self.model, self.lora)
         return self._fingerprint
 
     def info(self) -> dict:

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir, task_options_from_args
+from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir
+from psybench.commands.tasks import checked_task_options
 from psybench.constants import DEFAULT_SEED, METRIC_MODES
+from psybench.jsonl import read_json
 from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, RESULTS_FILE, STAGES, RunConfig
+
+
+REPORT_DIR = "report"  # the HTML report, inside the run directory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the generation cache")
     p.add_argument("--dry-run", action="store_true", help="print sample counts and one prompt; load no model")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--verbose", action="store_true",
+                   help="print every metric key, and third-party start-up output (vLLM, transformers)")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report (runs/NAME/report/)")
     g = p.add_argument_group("backend options")
     g.add_argument("--lora", default=None, help="LoRA adapter directory (vllm, hf)")
     g.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai backend)")
@@ -50,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--max-model-len", type=int, default=None)
     g.add_argument("--dtype", default=None)
     g.add_argument("--enforce-eager", action="store_true", default=None)
+    g.add_argument("--no-prefix-caching", dest="prefix_caching", action="store_false", default=None,
+                   help="vllm: compute every request from scratch (outputs independent of request order)")
     g.add_argument("--concurrency", type=int, default=None, help="parallel requests (openai backend)")
     g.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
@@ -59,9 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     return RunConfig(
-        model=args.model, backend=args.backend,
-        tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
+        model=args.model, backend=args.backend, tasks=tasks,
         lang=args.lang, split=args.split, turns=args.turns, prompt_style=args.prompt_style, limit=args.limit,
         decoding=args.decoding, max_tokens=args.max_tokens, seed=args.seed,
         modes=METRIC_MODES if args.mode == "both" else (args.mode,),
@@ -70,8 +79,34 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         cache=args.cache, use_cache=not args.no_cache, lora=args.lora, base_url=args.base_url,
         tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
         max_model_len=args.max_model_len, dtype=args.dtype, enforce_eager=args.enforce_eager,
+        prefix_caching=args.prefix_caching,
         concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress,
-        task_options=task_options_from_args(args))
+        task_options=checked_task_options(args, tasks))
+
+
+def quiet_third_party() -> None:
+    """Hide output a user cannot act on: vLLM's start-up INFO/WARNING lines, transformers' load reports
+    and progress bars (e.g. the GGUF conversion), other libraries' Python warnings, in this process and
+    in the engine processes it starts. psybench's own warnings and every error stay visible."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")  # children: engine core, resource tracker
+    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("default", module=r"psybench(\.|$)")
+    for name in ("transformers", "sentence_transformers", "vllm", "torch", "jieba", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
 
 
 def _exit_on_sigterm() -> object:
@@ -86,6 +121,8 @@ def handle(args: argparse.Namespace) -> int:
     from psybench import runner
 
     config = config_from_args(args)
+    if not args.verbose:
+        quiet_third_party()
     if args.dry_run:
         print(runner.dry_run(config))
         return 0
@@ -100,6 +137,15 @@ def handle(args: argparse.Namespace) -> int:
         print(f"predictions written to {run_dir / runner.PREDICTIONS_FILE}; score them with "
               f"`psybench run --stage score --out {run_dir}` (same flags)", file=sys.stderr)
         return 0
-    runner.results_table(json.loads(results_path.read_text(encoding="utf-8")))
-    print(f"results: {results_path}", file=sys.stderr)
+    results = read_json(results_path)
+    if args.verbose:
+        runner.results_table(results)
+    report_path = None
+    if not args.no_report:
+        from psybench.report.page import build_report
+
+        report_path = build_report([run_dir], run_dir / REPORT_DIR, data_dir=config.data_dir)
+    from psybench.report.summary import print_summary
+
+    print_summary(results, run_dir, report_path)
     return 0

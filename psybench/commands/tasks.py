@@ -27,6 +27,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=_show)
 
 
+def checked_task_options(args: argparse.Namespace, tasks: list[str] | tuple[str, ...]) -> dict:
+    """--task-option KEY=VALUE, --retrieval-model and --rag-k as typed options of `tasks`: an option none
+    of them declares, or a value of the wrong type, is a ConfigError naming the flag and listing the
+    options they know."""
+    if not task_options_from_args(args):  # checks KEY=VALUE syntax; nothing given: nothing to check
+        return {}
+    raw: dict = {}
+    flags: dict[str, str] = {}
+    for item in args.task_option:  # the strings as typed: each is parsed to its declared type
+        key, _, value = item.partition("=")
+        raw[key.strip()], flags[key.strip()] = value, f"--task-option {item}"
+    if args.retrieval_model:  # the named flags win over --task-option
+        raw["retrieval_model"], flags["retrieval_model"] = args.retrieval_model, \
+            f"--retrieval-model {args.retrieval_model}"
+    if args.rag_k is not None:
+        raw["rag_k"], flags["rag_k"] = args.rag_k, f"--rag-k {args.rag_k}"
+    from psybench.tasks import check_task_options
+
+    return check_task_options(tasks, raw, flags)
+
+
 def _list(args: argparse.Namespace) -> int:
     from psybench.tasks import list_tasks
 
@@ -40,6 +61,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{spec.name:<14} {spec.kind:<15} langs={','.join(spec.langs):<6} split={d.split} turns={d.turns} "
               f"prompt_style={d.prompt_style} metrics={','.join(spec.metrics)}")
         print(f"{'':<14} {spec.description}")
+        print(f"{'':<14} options: {spec.describe_options()}")
     return 0
 
 
@@ -50,7 +72,7 @@ def _show(args: argparse.Namespace) -> int:
 
     samples, report = build_samples_with_report(
         args.name, args.lang, args.split, args.turns, args.prompt_style, args.data_dir or env_data_dir(),
-        strict=args.strict, **task_options_from_args(args))
+        strict=args.strict, **checked_task_options(args, [args.name]))
     if samples and not -len(samples) <= args.index < len(samples):
         raise ConfigError(f"--index {args.index} is out of range: task {args.name!r} has {len(samples)} samples")
     sample = samples[args.index] if samples else None

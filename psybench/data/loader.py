@@ -12,6 +12,7 @@ from psybench.constants import DATA_FILES, LANGS
 from psybench.data.normalize import NormalizationLog
 from psybench.data.schema import build_sessions
 from psybench.errors import ConfigError, DataError, MissingResourceError
+from psybench.jsonl import BOM, decode_utf8, read_bytes
 from psybench.paths import DATA_DIR_ENV, cache_subdir
 from psybench.records import Lang, Session
 
@@ -76,11 +77,13 @@ def load(lang: str, data_dir: Path | None = None, strict: bool = False) -> Loade
     key = (str(path), lang, stat.st_mtime_ns, stat.st_size)
     loaded = _CACHE.get(key)
     if loaded is None:
-        blob = path.read_bytes()
+        blob = read_bytes(path, DataError)
         digest = hashlib.sha256(blob).hexdigest()
+        body = blob.removeprefix(BOM)
+        text = decode_utf8(body, fname, DataError, first_offset=len(blob) - len(body))
         try:
-            raw = json.loads(blob)
-        except (ValueError, UnicodeDecodeError) as err:
+            raw = json.loads(text)
+        except ValueError as err:
             raise DataError(f"{fname}: not valid JSON: {err}") from None
         log = NormalizationLog()
         sessions = tuple(build_sessions(raw, fname, lang, log))

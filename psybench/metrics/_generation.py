@@ -14,7 +14,7 @@ import numpy as np
 from psybench.constants import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, METRIC_MODES
 from psybench.errors import ConfigError
 from psybench.metrics import tokenize as tk
-from psybench.metrics._bootstrap import aggregate, interval, mean_cis, resample_counts, shifted_interval
+from psybench.metrics._bootstrap import aggregate, interval, mean_cis, metric_range, resample_counts, shifted_interval
 from psybench.metrics._ngram import bleu_from_stats, compute_ngram, warm_up
 
 AUTO_WORKER_MIN_SAMPLES = 200  # below this a worker's start-up (WordNet load) costs more than it saves
@@ -156,18 +156,21 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
         counts = resample_counts(m, settings.bootstrap_resamples, settings.seed)
         matrix = np.stack([columns[k] for k in keys], axis=1) if m else np.zeros((0, len(keys)))
         for key, ci in zip(keys, mean_cis(matrix, counts)):
-            aggregates[key] = aggregate(matrix[:, keys.index(key)].mean() if m else float("nan"), ci, m, "sample")
+            aggregates[key] = aggregate(matrix[:, keys.index(key)].mean() if m else float("nan"), ci, m, "sample", key)
         if mode == "corrected" and m:
             stats = result["bleu_stats"]
             for order in (1, 3):
                 value = bleu_from_stats(stats.sum(axis=0), order, effective_order=False)[0]
                 boot = bleu_from_stats(counts @ stats, order, effective_order=False) if counts.size else np.zeros(0)
-                aggregates[f"corrected.bleu{order}_corpus"] = aggregate(value, interval(boot), m, "corpus")
+                aggregates[f"corrected.bleu{order}_corpus"] = aggregate(value, interval(boot), m, "corpus",
+                                                                        f"corrected.bleu{order}_corpus")
         for order, dstats in result["distinct"].items():
             div = m if mode == "paper" else 1  # the authors divided the corpus value by N
             key = f"paper.distinct{order}_corpus_div_n" if mode == "paper" else f"corrected.distinct{order}_corpus"
-            value = dstats.value / div if m else float("nan")
-            aggregates[key] = aggregate(value, shifted_interval(value, dstats.bootstrap(counts) / div), m, "corpus")
+            # shifted and clamped on the corpus Distinct-n (range [0, 1]), then divided: paper's stays in [0, 1/N]
+            lo, hi = shifted_interval(dstats.value, dstats.bootstrap(counts), metric_range(f"distinct{order}_corpus"))
+            value, ci = (dstats.value / div, (lo / div, hi / div)) if m else (float("nan"), (float("nan"),) * 2)
+            aggregates[key] = aggregate(value, ci, m, "corpus", key)
     timings["total_s"] = time.perf_counter() - t0
     info = {
         "lang": lang, "modes": list(modes), "n": n,

@@ -1,9 +1,13 @@
 """Predictions files and records -> scores: the one code path behind `psybench score` and the runner.
 
 A record is a predictions.jsonl line (docs/ARCHITECTURE.md): at least `id`, `prediction`, `reference`;
-optional `task`, `lang`, `paper_prediction`, `paper_status`, `status`, and for classification
-`gold_labels` (non-empty list), `labels` (list, or null when unparseable) and `choices` (top level or
-in `meta`)."""
+optional `task`, `lang`, `paper_prediction`, `paper_status`, `status`, `truncated` (bool),
+`finish_reason`, and for classification `gold_labels` (non-empty list), `labels` (list, or null when
+unparseable) and `choices` (top level or in `meta`).
+
+Paper mode leaves out, and counts as `n_dropped`, the records the authors' extraction dropped:
+`paper_status` "no_marker" or "empty" (docs/EXTRACTION.md). Files written before `truncated` existed
+still score: there truncation is read from `finish_reason` "length" or the old "truncated" status."""
 from __future__ import annotations
 
 import json
@@ -20,6 +24,23 @@ from psybench.metrics._generation import MetricSettings, score_generation
 DEFAULT_TASK = "default"
 _REQUIRED = ("id", "prediction", "reference")
 _OPTIONAL_STR = ("task", "lang", "paper_status", "status")
+PAPER_DROPPED = ("no_marker", "empty")  # paper statuses the authors' scripts skipped
+_LEGACY_TRUNCATED = "truncated"  # a status before truncation became its own field
+
+
+def paper_kept(rec: dict) -> bool:
+    """Whether paper mode scores this record (the authors dropped outputs without a marker)."""
+    status = rec.get("paper_status")
+    if status == _LEGACY_TRUNCATED:  # old files: a cut output with nothing visible read "truncated"
+        return bool(rec.get("paper_prediction") if "paper_prediction" in rec else rec["prediction"])
+    return status not in PAPER_DROPPED
+
+
+def is_truncated(rec: dict) -> bool:
+    """The record's `truncated` field, or for older files finish_reason "length" / the old status."""
+    if isinstance(rec.get("truncated"), bool):
+        return rec["truncated"]
+    return rec.get("finish_reason") == "length" or _LEGACY_TRUNCATED in (rec.get("status"), rec.get("paper_status"))
 
 
 def _is_classification(rec: dict) -> bool:
@@ -64,6 +85,8 @@ def validate_records(records: list[dict], lang: str | None, source: str = "recor
                 raise PredictionsError(f"{where}: field {name!r} must be a string, got {type(rec[name]).__name__}")
         if rec.get("paper_prediction") is not None and not isinstance(rec["paper_prediction"], str):
             raise PredictionsError(f"{where}: field 'paper_prediction' must be a string or null")
+        if rec.get("truncated") is not None and not isinstance(rec["truncated"], bool):
+            raise PredictionsError(f"{where}: field 'truncated' must be true, false or null")
         if rec["id"] in seen:
             raise PredictionsError(f"{where}: duplicate id {rec['id']!r} (first on line {seen[rec['id']]})")
         seen[rec["id"]] = line
@@ -84,15 +107,16 @@ def read_predictions(path: str | Path, lang: str | None = None) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise PredictionsError(f"{path}: no such predictions file")
+    from psybench.jsonl import iter_lines  # bytes that are not UTF-8 -> one line naming line and offset
+
     records = []
-    with path.open(encoding="utf-8") as fh:
-        for line, text in enumerate(fh, start=1):
-            if not text.strip():
-                raise PredictionsError(f"{path} line {line}: blank line (one JSON object per line)")
-            try:
-                records.append(json.loads(text))
-            except json.JSONDecodeError as err:
-                raise PredictionsError(f"{path} line {line}: not valid JSON ({err.msg}, column {err.colno})") from None
+    for line, text in iter_lines(path, PredictionsError):
+        if not text.strip():
+            raise PredictionsError(f"{path} line {line}: blank line (one JSON object per line)")
+        try:
+            records.append(json.loads(text))
+        except json.JSONDecodeError as err:
+            raise PredictionsError(f"{path} line {line}: not valid JSON ({err.msg}, column {err.colno})") from None
     validate_records(records, lang, str(path))
     return records
 
@@ -129,7 +153,7 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
             if any("paper_prediction" in r for r in group):
                 paper_preds = [r.get("paper_prediction") if r.get("paper_prediction") is not None else r["prediction"]
                                for r in group]
-            mask = [r.get("paper_status") != "no_marker" for r in group]
+            mask = [paper_kept(r) for r in group]
             res = score_generation([r["prediction"] for r in group], [r["reference"] for r in group], task_lang,
                                    settings, paper_predictions=paper_preds, paper_mask=mask)
             entry = {"lang": task_lang, "kind": "generation", "n": len(group), "metrics": res.aggregates,
@@ -137,6 +161,7 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
                      "n_empty_references": res.info["n_empty_references"],
                      "n_dropped": res.info["paper"]["n_dropped"] if res.info["paper"] else 0,
                      "bertscore": res.info["bertscore"], "info": res.info}
+        entry["truncated"] = sum(is_truncated(r) for r in group)  # a generation fact, beside the statuses
         for name, key in (("status", "status_counts"), ("paper_status", "paper_status_counts")):
             if any(name in r for r in group):
                 entry[key] = dict(Counter(str(r.get(name)) for r in group))

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from psybench.errors import PredictionsError
-from psybench.jsonl import iter_jsonl
+from psybench.jsonl import iter_jsonl, read_text
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    text = read_text(path, PredictionsError)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise PredictionsError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
     if not isinstance(data, dict):

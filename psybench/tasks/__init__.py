@@ -7,7 +7,10 @@ Public API:
     build_samples_with_report(...same...) -> tuple[list[Sample], BuildReport]
     format_sample(sample) -> str   (human-readable prompt + reference; `tasks show`, `run --dry-run`)
 split/turns/prompt_style default to the task's `defaults:` (seeded, all, paper unless the YAML says
-otherwise); **options override the YAML's `options:` for this build.
+otherwise); **options override the YAML's `options:` for this build, parsed to their declared types
+('5' -> 5, 'yes' -> True). A name no task declares is a ConfigError; one declared only by other tasks
+is ignored (a run passes one option set to all its tasks).
+    check_task_options(tasks, options, flags=None) -> dict   (a run's options, checked and typed)
 
 Builder contract (what a `builder:` module must define; dialogue.py, classification.py, rag.py):
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +40,11 @@ from typing import Any
 from psybench.errors import ConfigError
 from psybench.records import Sample
 from psybench.tasks.common import BuildOptions
-from psybench.tasks.registry import PROMPT_STYLES, SPLITS, TURNS, TaskSpec, get_task, list_tasks, tasks_dir
+from psybench.tasks.registry import (PROMPT_STYLES, SPLITS, TURNS, TaskSpec, get_task, list_tasks, load_specs,
+                                     parse_option_value, tasks_dir)
 
 __all__ = ["BuildOptions", "BuildReport", "TaskSpec", "build_samples", "build_samples_with_report",
-           "format_sample", "get_task", "list_tasks", "tasks_dir"]
+           "check_task_options", "format_sample", "get_task", "list_tasks", "tasks_dir"]
 
 LANG_NAMES = {"en": "English", "zh": "Chinese"}
 
@@ -61,11 +66,14 @@ class BuildReport:
     limit: int | None = None
     n_test_sessions: int = 0
     seconds: float = 0.0
+    # facts about the kept samples, not skips: e.g. background_names_label (classification)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+COUNTED_META = ("background_names_label",)
 _SPLITS: dict[tuple, Any] = {}  # per process: (split, lang, data_dir, loaded data identity) -> Split
 
 
@@ -78,6 +86,54 @@ def _split(name: str, lang: str, data_dir: Path | None, sessions: list) -> Any:
     if key not in _SPLITS:
         _SPLITS[key] = get_split(name, lang, data_dir)
     return _SPLITS[key]
+
+
+def _known(specs: Sequence[TaskSpec]) -> str:
+    if len(specs) == 1:
+        return f"options of {specs[0].name}: {specs[0].describe_options()}"
+    return "known options: " + "; ".join(f"{s.name}: {s.describe_options()}" for s in specs)
+
+
+def _typed(spec: TaskSpec, name: str, value: Any, where: str, specs: Sequence[TaskSpec]) -> Any:
+    kind = spec.option_types[name]
+    try:
+        return parse_option_value(value, kind)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err} for option {name} of task {spec.name}, got {value!r} "
+                          f"({_known(specs)})") from None
+
+
+def check_task_options(tasks: Sequence[str], options: Mapping[str, Any],
+                       flags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A run's task options, checked before anything is built: each name must be declared by at least
+    one of `tasks`, each value parses to its declared type (for every task that declares it). Returns
+    the typed options. ConfigError names the flag (`flags[name]`, e.g. '--task-option k=abc') and lists
+    the options the tasks know."""
+    specs = [get_task(t) for t in dict.fromkeys(tasks)]
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        where = (flags or {}).get(name) or f"task option {name}={value!r}"
+        owners = [s for s in specs if name in s.option_types]
+        if not owners:
+            problem = (f"task {specs[0].name} has no option {name!r}" if len(specs) == 1 else
+                       f"no task of this run ({', '.join(s.name for s in specs)}) has an option {name!r}")
+            raise ConfigError(f"{where}: {problem} ({_known(specs)})")
+        typed = [_typed(s, name, value, where, specs) for s in owners]
+        out[name] = typed[0]
+    return out
+
+
+def _build_options(spec: TaskSpec, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of this build: the YAML defaults overridden by the caller's, typed."""
+    extra = dict(spec.options)
+    for name, value in options.items():
+        if name in spec.option_types:
+            if value is not None:  # None: keep the default
+                extra[name] = _typed(spec, name, value, f"task option {name}={value!r}", [spec])
+        elif not any(name in other.option_types for other in load_specs().values()):
+            raise ConfigError(f"task option {name}={value!r}: task {spec.name} has no option {name!r} "
+                              f"({_known([spec])})")
+    return extra
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -104,10 +160,11 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     prompt_style = _check("prompt style", prompt_style or spec.defaults.prompt_style, PROMPT_STYLES)
     if limit is not None and limit < 0:
         raise ConfigError(f"limit must be >= 0, got {limit}")
+    extra = _build_options(spec, options)  # before loading data: a bad option fails at once
     sessions = load_sessions(lang, data_dir, strict)
     the_split = _split(split, lang, data_dir, sessions)
     builder = importlib.import_module(f"psybench.tasks.{spec.builder}")
-    opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra={**spec.options, **options},
+    opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra=extra,
                         limit=limit)
     samples, skipped = builder.build(spec, sessions, the_split, opts)
     dup = [i for i, n in Counter(s.id for s in samples).items() if n > 1]
@@ -119,8 +176,15 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     report = BuildReport(task=task, lang=lang, split=split, split_hash=the_split.content_hash, turns=turns,
                          prompt_style=prompt_style, task_hash=spec.content_hash, n_samples=len(samples),
                          n_built=n_built, skipped=dict(sorted(skipped.items())), limit=limit,
-                         n_test_sessions=len(the_split.test_ids), seconds=time.perf_counter() - start)
+                         n_test_sessions=len(the_split.test_ids), seconds=time.perf_counter() - start,
+                         counts=_sample_counts(samples))
     return samples, report
+
+
+def _sample_counts(samples: list[Sample]) -> dict[str, int]:
+    """Counts over boolean flags that builders leave in sample meta (COUNTED_META)."""
+    return {flag: sum(1 for s in samples if s.meta.get(flag)) for flag in COUNTED_META
+            if any(flag in s.meta for s in samples)}
 
 
 def build_samples(task: str, lang: str, split: str | None = None, turns: str | None = None,

@@ -3,7 +3,11 @@ multi-label), psychotherapy and topic (session, one label).
 
 Options (tasks/*.yaml): `label` (emotion | strategy | psychotherapy | topic), `context_turns` (turns of
 history shown before a marked utterance), `max_chars` (budget of the dialog/transcript text, in
-characters; a session transcript over budget keeps its head and tail around a "shortened" marker).
+characters; a session transcript over budget keeps its head and tail around a "shortened" marker),
+`background` (show the session background in the prompt; default true, false for psychotherapy: a
+background sometimes names the therapy, which turns recognition into reading). The build report counts
+`background_names_label` (from the samples' meta): items whose background names one of their own gold labels (label names
+and their aliases, psybench.data.labels), whether or not the prompt shows it.
 
 Gold labels are the loader's canonical names (psybench.data.labels). "Unknown" is never a choice nor a
 gold label: an item whose labels are only "Unknown" is skipped ("unknown_only"); "Unknown" next to real
@@ -74,9 +78,13 @@ def _transcript(session: Session, max_chars: int) -> str:
     return "\n".join(head + [prompts.CLS_TRUNCATED[session.lang]] + tail)
 
 
-def _prompt(session: Session, label: str, choices: tuple[str, ...], dialog: str, marked: str | None) -> str:
+def _prompt(session: Session, label: str, choices: tuple[str, ...], dialog: str, marked: str | None,
+            background: bool = True) -> str:
     lang = session.lang
-    text = prompts.CLS_HEADER[lang].format(background=session.background)
+    if background:
+        text = prompts.CLS_HEADER[lang].format(background=session.background)
+    else:
+        text = prompts.CLS_HEADER_NO_BACKGROUND[lang]
     if dialog:
         text += prompts.CLS_DIALOG[lang].format(dialog=dialog)
     if marked is not None:
@@ -96,6 +104,7 @@ def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOpti
     choices = tuple(x for x in VOCABULARIES[label] if x != UNKNOWN)
     context_turns = int(options.extra.get("context_turns", DEFAULT_CONTEXT_TURNS))
     max_chars = int(options.extra.get("max_chars", DEFAULT_MAX_CHARS[options.lang]))
+    show_background = bool(options.extra.get("background", True))
     samples: list[Sample] = []
     skipped: Counter[str] = Counter()
 
@@ -104,9 +113,11 @@ def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOpti
         if reason:
             skipped[reason] += 1
             return
-        content = _prompt(session, label, choices, dialog, marked)
+        content = _prompt(session, label, choices, dialog, marked, show_background)
+        named = set(gold) & set(vocab.labels_named_in(session.background, choices))
         meta = base_meta(session, split, row, index)
-        meta.update({"label_kind": label, "multi_label": label in TURN_LEVEL, "answer_prefix": prompts.ANSWER_PREFIX,
+        meta.update({"background_shown": show_background, "background_names_label": bool(named),
+                     "label_kind": label, "multi_label": label in TURN_LEVEL, "answer_prefix": prompts.ANSWER_PREFIX,
                      "position": index, "n_history_messages": 0, "prompt_style": options.prompt_style})
         samples.append(Sample(
             id=f"{spec.name}/{session.dialog_id}/{index}", task=spec.name, lang=session.lang,

@@ -52,6 +52,10 @@ CLS_HEADER = {
     "en": "Below is part of a psychological counseling case.\nBackground: {background}\n",
     "zh": "以下是一个心理咨询案例的一部分。\n背景：{background}\n",
 }
+CLS_HEADER_NO_BACKGROUND = {  # the `background: false` option of the session-level tasks
+    "en": "Below is part of a psychological counseling case.\n",
+    "zh": "以下是一个心理咨询案例的一部分。\n",
+}
 CLS_DIALOG = {"en": "Dialog:\n{dialog}\n", "zh": "对话：\n{dialog}\n"}
 CLS_MARKED = {"en": "Marked utterance:\n{utterance}\n", "zh": "标出的这句话：\n{utterance}\n"}
 CLS_CHOICES = {"en": "Allowed labels: {choices}\n", "zh": "可选标签：{choices}\n"}

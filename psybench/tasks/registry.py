@@ -2,12 +2,20 @@
 
 The tasks directory is `paths.repo_root() / "tasks"`, or $PSYBENCH_TASKS_DIR when set. A task file is a
 small declarative mapping; every error names the file and the field. Files are re-read when they
-change (cache keyed by path, mtime and size), so a per-process cache never serves a stale spec."""
+change (cache keyed by path, mtime and size), so a per-process cache never serves a stale spec.
+
+Task options: the YAML's `options:` mapping declares them, name -> default, the type taken from the
+default (bool, int, float, str); `name: {type: int, default: null}` declares one whose default the
+builder decides. Options a builder reads without the YAML naming them are in BUILDER_OPTIONS. A value
+given for a run (`--task-option`, build_samples(**options)) is parsed to the declared type by
+parse_option_value; an undeclared name is an error (psybench.tasks.check_task_options)."""
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -16,6 +24,7 @@ import yaml
 
 from psybench.constants import LANGS
 from psybench.errors import ConfigError
+from psybench.jsonl import decode_utf8, read_bytes
 from psybench.paths import repo_root
 from psybench.records import GenerationParams
 
@@ -26,6 +35,53 @@ TURNS = ("all", "last")
 PROMPT_STYLES = ("paper", "clean")
 SPLITS = ("seeded", "table5", "released")
 TARGET_FIELDS = ("observation", "reasoning", "response", "labels")
+OPTION_TYPES = ("bool", "int", "float", "str")
+# Options a builder reads with a default of its own (e.g. per language), so no YAML declares them.
+BUILDER_OPTIONS: dict[str, dict[str, str]] = {
+    "classification": {"context_turns": "int", "max_chars": "int"},
+    "rag": {"retrieval_model": "str"},
+}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_INT = re.compile(r"[+-]?\d+")
+_EXPECTED = {"bool": "a boolean (true/false, 1/0, yes/no)", "int": "an integer", "float": "a number",
+             "str": "a string"}
+
+
+def parse_option_value(value: Any, kind: str) -> Any:
+    """`value` (a command-line string such as '5', 'yes', or an already typed value) as `kind`;
+    ValueError('expected ...') when it is not one."""
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INT.fullmatch(value.strip()):
+            return int(value)
+    elif kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if math.isfinite(number):
+                return number
+    elif isinstance(value, str):
+        return value
+    raise ValueError(f"expected {_EXPECTED[kind]}")
+
+
+def _option_kind(value: Any) -> str | None:
+    for kind, python in (("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if isinstance(value, python):
+            return kind
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,7 +105,8 @@ class TaskSpec:
     target: tuple[str, ...] = ()  # fields the model must produce, in order (e.g. reasoning, response)
     metrics: tuple[str, ...] = ()
     generation: dict[str, Any] = field(default_factory=dict)  # GenerationParams fields
-    options: dict[str, Any] = field(default_factory=dict)  # free, builder-specific
+    options: dict[str, Any] = field(default_factory=dict)  # name -> default, given to the builder
+    option_types: dict[str, str] = field(default_factory=dict)  # every known option -> bool|int|float|str
     lang_note: str = ""  # why a language is missing (shown in the error)
     path: Path | None = None
     content_hash: str = ""  # sha256 of the YAML bytes (the run manifest records it)
@@ -66,7 +123,16 @@ class TaskSpec:
                 "defaults": {"split": self.defaults.split, "turns": self.defaults.turns,
                              "prompt_style": self.defaults.prompt_style},
                 "target": list(self.target), "metrics": list(self.metrics), "generation": dict(self.generation),
-                "options": dict(self.options), "content_hash": self.content_hash}
+                "options": dict(self.options), "option_types": dict(self.option_types),
+                "content_hash": self.content_hash}
+
+    def describe_options(self) -> str:
+        """'name (type, default X), ...' for error messages and listings."""
+        parts = []
+        for name, kind in sorted(self.option_types.items()):
+            default = f", default {self.options[name]!r}" if name in self.options else ""
+            parts.append(f"{name} ({kind}{default})")
+        return ", ".join(parts) or "none"
 
 
 def tasks_dir() -> Path:
@@ -110,11 +176,38 @@ def _mapping(path: Path, key: str, value: Any) -> dict:
     return value
 
 
+def _options(path: Path, builder: str, raw: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """(defaults given to the builder, type of every known option) from the YAML's `options:`."""
+    defaults: dict[str, Any] = {}
+    types = dict(BUILDER_OPTIONS.get(builder, {}))
+    for name, value in _mapping(path, "options", raw).items():
+        key = f"options.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _fail(path, key, "an option name must be an identifier")
+        if isinstance(value, dict):
+            if "type" not in value or set(value) - {"type", "default"}:
+                raise _fail(path, key, "expected a default value or {type: bool|int|float|str, default: ...}")
+            kind = _choice(path, f"{key}.type", value["type"], OPTION_TYPES)
+            if value.get("default") is not None:
+                try:
+                    defaults[name] = parse_option_value(value["default"], kind)
+                except ValueError as err:
+                    raise _fail(path, f"{key}.default", f"{err}, got {value['default']!r}") from None
+        else:
+            kind = _option_kind(value)
+            if kind is None:
+                raise _fail(path, key, f"default {value!r} has no option type (bool, int, float, str): "
+                                       "declare it as {type: ..., default: ...}")
+            defaults[name] = value
+        types[name] = kind
+    return defaults, types
+
+
 def parse_task_file(path: Path) -> TaskSpec:
     """Read and validate one task file; a ConfigError names the file and the field."""
-    blob = path.read_bytes()
-    try:
-        data = yaml.safe_load(blob)
+    blob = read_bytes(path, ConfigError)
+    try:  # decoded here so bad bytes name the line and offset (yaml only says "position N")
+        data = yaml.safe_load(decode_utf8(blob, path, ConfigError))
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(data, dict):
@@ -157,13 +250,14 @@ def parse_task_file(path: Path) -> TaskSpec:
     lang_note = data.get("lang_note", "")
     if not isinstance(lang_note, str):
         raise _fail(path, "lang_note", f"expected a string, got {lang_note!r}")
+    options, option_types = _options(path, builder, data.get("options", {}))
     return TaskSpec(
         name=name, description=_str(path, "description", data["description"]).strip(),
         kind=_choice(path, "kind", data["kind"], KINDS), builder=builder, langs=langs,
         extract=_choice(path, "extract", data["extract"], EXTRACTS), defaults=defaults,
         target=_str_list(path, "target", data.get("target", []), TARGET_FIELDS),
         metrics=_str_list(path, "metrics", data.get("metrics", [])),
-        generation=dict(generation), options=dict(_mapping(path, "options", data.get("options", {}))),
+        generation=dict(generation), options=options, option_types=option_types,
         lang_note=lang_note.strip(), path=path, content_hash=hashlib.sha256(blob).hexdigest())
 
 

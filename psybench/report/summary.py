@@ -1,0 +1,84 @@
+"""What `psybench run` prints when it ends: per task, Table 5's six columns in both metric modes side
+by side (value, 95% CI, N), or the headline classification metrics; what happened to the outputs
+(truncated at the token limit, no speaker marker, dropped by paper mode); then where the full results,
+the per-sample file and the HTML report are, and the command that opens the report. The full key list
+stays in results.json (`psybench run --verbose` prints it)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from psybench.constants import TABLE5_COLUMNS
+from psybench.report.keys import table5_keys
+
+CLASSIFICATION_HEADLINE = ("cls.accuracy", "cls.macro_f1", "cls.example_f1", "cls.unparseable_rate")
+
+
+def _cell(metric: dict[str, Any] | None) -> str:
+    if not isinstance(metric, dict) or metric.get("value") is None:
+        return "-"
+    text = f"{metric['value']:.3f}"
+    if metric.get("ci_low") is not None and metric.get("ci_high") is not None:
+        text += f" [{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]"
+    return text
+
+
+def _n(metrics: dict[str, Any], keys: list[str]) -> str:
+    ns = {metrics[k].get("n") for k in keys if isinstance(metrics.get(k), dict)}
+    return "/".join(str(n) for n in sorted(x for x in ns if x is not None)) or "-"
+
+
+def outcome_line(res: dict[str, Any]) -> str:
+    """How the outputs ended: N, truncated, extraction statuses of both modes."""
+    n = res.get("n", 0)
+    parts = [f"N {n}"]
+    if res.get("truncated") is not None:
+        parts.append(f"truncated at the token limit {res['truncated']}")
+    for label, key in (("corrected", "status_counts"), ("paper", "paper_status_counts")):
+        counts = {k: v for k, v in (res.get(key) or {}).items() if k != "ok" and v}
+        if counts:
+            parts.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=str)))
+    return " · ".join(parts)
+
+
+def print_summary(results: dict[str, Any], run_dir: Path, report_path: Path | None = None,
+                  console: Any = None) -> None:
+    """Print the short summary of a scored run (see the module doc)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    for task, res in results.get("tasks", {}).items():
+        metrics = res.get("metrics", {})
+        title = escape(f"{results.get('model')} · {task} ({res.get('lang')}, {res.get('split')} split, "
+                       f"turns {res.get('turns')})")
+        table = Table(title=title, caption=escape(outcome_line(res)))
+        paper = table5_keys("paper", metrics)
+        corrected = table5_keys("corrected", metrics)
+        if paper or corrected:
+            table.add_column("Table 5 column")
+            table.add_column("paper mode [95% CI]", justify="right")
+            table.add_column("N", justify="right")
+            table.add_column("corrected mode [95% CI]", justify="right")
+            table.add_column("N", justify="right")
+            for column in TABLE5_COLUMNS:
+                p, c = paper.get(column), corrected.get(column)
+                table.add_row(column, escape(_cell(metrics.get(p))), _n(metrics, [p] if p else []),
+                              escape(_cell(metrics.get(c))), _n(metrics, [c] if c else []))
+        else:
+            table.add_column("metric")
+            table.add_column("value [95% CI]", justify="right")
+            table.add_column("N", justify="right")
+            for key in CLASSIFICATION_HEADLINE:
+                if key in metrics:
+                    table.add_row(escape(key), escape(_cell(metrics[key])), _n(metrics, [key]))
+        console.print(table)
+    run_dir = Path(run_dir)
+    console.print(escape(f"full results (every metric key): {run_dir / 'results.json'}"), highlight=False)
+    console.print(escape(f"per sample: {run_dir / 'predictions.jsonl'} (outputs), {run_dir / 'scores.jsonl'} "
+                         "(scores)"), highlight=False)
+    if report_path is not None:
+        console.print(escape(f"HTML report: {report_path}"), highlight=False)
+        console.print(escape(f"open it: python -m webbrowser -t {Path(report_path).resolve().as_uri()}"),
+                      highlight=False)
