@@ -32,6 +32,11 @@ DEFAULT_MAX_TOKENS = 256
 PAPER_DECODING = {"temperature": 0.7, "top_p": 0.5, "max_tokens": 512}
 DEFAULT_SEED = 0
 
+# ---- Extraction statuses (docs/EXTRACTION.md) ------------------------------------------------
+# what counts as an extraction failure: no reply could be read as asked. `repeated` (the first of
+# several replies was scored) is not one, nor is truncation, a generation fact carried apart.
+EXTRACTION_FAILURES = ("no_marker", "empty", "unparseable")
+
 # ---- Scoring ---------------------------------------------------------------------------------
 METRIC_MODES = ("corrected", "paper")
 BOOTSTRAP_RESAMPLES = 1000

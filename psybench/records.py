@@ -74,10 +74,16 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int | None = 0
     stop: tuple[str, ...] = ()
+    # 1.0 = off; > 1 divides the logit of every token already in the prompt or the output (the CTRL rule
+    # that vLLM and transformers both apply): keeps a small model out of greedy loops
+    repetition_penalty: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                "seed": self.seed, "stop": list(self.stop)}
+        out = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
+               "seed": self.seed, "stop": list(self.stop)}
+        if self.repetition_penalty != 1.0:  # absent when off: cache keys made before it existed stay valid
+            out["repetition_penalty"] = self.repetition_penalty
+        return out
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,12 @@ def test_malformed_run_files_name_file_and_line(tmp_path, capsys):
     assert main(["compare", str(good), str(good)]) == 2
     assert f"{good / 'scores.jsonl'}:2: not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "lb" / "generation.csv").exists()
+
+
+def test_failure_rate_counts_extraction_failures_only() -> None:
+    """repeated (the first reply was scored) and an old file's truncated are not extraction failures."""
+    from psybench.report.leaderboard import _failure_rate
+
+    assert _failure_rate({"ok": 4, "repeated": 2, "no_marker": 1, "empty": 1, "unparseable": 2})[0] == 0.4
+    assert _failure_rate({"ok": 3, "truncated": 1})[0] == 0.0
+    assert _failure_rate({}) == (None, "")

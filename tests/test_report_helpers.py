@@ -19,7 +19,7 @@ def write_run(root: Path, name: str, *, model: str = "m", task: str = "dialog", 
               scores: dict[str, dict[str, float]] | None = None, status_counts: dict | None = None,
               paper_status_counts: dict | None = None, metric_settings: dict | None = None,
               created: str = "2026-11-22T03:00:00Z", extra_tasks: dict | None = None,
-              texts: dict[str, str] | None = None) -> Path:
+              texts: dict[str, str] | None = None, truncated: int | None = None) -> Path:
     """A run dir holding one task. `scores` maps sample id suffix -> {key: value}; `texts` optionally
     sets the prediction of a sample id suffix."""
     run = root / name
@@ -29,6 +29,8 @@ def write_run(root: Path, name: str, *, model: str = "m", task: str = "dialog", 
     task_res = {"lang": lang, "split": split, "turns": turns, "prompt_style": "paper", "n": n,
                 "status_counts": status_counts or {"ok": n}, "paper_status_counts": paper_status_counts or {"ok": n},
                 "metrics": metrics or {}}
+    if truncated is not None:
+        task_res["truncated"] = truncated
     results = {"run_id": name, "model": model, "backend": "replay", "created": created,
                "psybench_version": "0.1.0", "metric_settings": metric_settings or {"bertscore": "minilm"},
                "tasks": {task: task_res, **(extra_tasks or {})}}

@@ -12,7 +12,7 @@ def _run(tmp_path):
     scores = {f"{600000 + i:06d}/{i + 1}": {"corrected.meteor": 0.1 * i} for i in range(4)}
     return write_run(tmp_path, "r<1>", model="smol", scores=scores,
                      metrics={"corrected.meteor": metric(0.15), "corrected.distinct2_corpus": metric(0.5)},
-                     status_counts={"ok": 3, "truncated": 1})
+                     status_counts={"ok": 2, "repeated": 1, "empty": 1}, truncated=1)
 
 
 def test_report_is_self_contained_and_escaped(tmp_path, capsys):
@@ -37,7 +37,11 @@ def test_report_is_self_contained_and_escaped(tmp_path, capsys):
                        r'<td class="num" data-v="([0-9.]+)">', page)
     assert family and float(family.group(1)) == 0.1
     # extraction status counts and an example turn with its context
-    assert '<td class="num" data-v="1.0">1</td>' in page  # one truncated
+    status = re.search(r'<table id="status">.*?</table>', page, re.S).group(0)
+    assert "<th>truncated</th><th>ok</th><th>repeated</th><th>no_marker</th><th>empty</th>" in status
+    # corrected row: truncated 1, ok 2, repeated 1, no_marker 0, empty 1, unparseable 0
+    assert re.search(r'data-v="corrected">corrected</td>' + "".join(
+        rf'<td class="num" data-v="{v}\.0">{v}</td>' for v in (1, 2, 1, 0, 1, 0)), status), status
     assert "Client: I feel stuck 0." in page and "Therapist: reference &lt;b&gt;0&lt;/b&gt; &amp; more" in page
 
 

@@ -283,3 +283,19 @@ def test_results_table_prints_the_encoder_in_bertscore_keys() -> None:
         "corrected.bertscore_p[all-MiniLM-L6-v2:L5]": {"value": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 3}}}}}
     results_table(results, Console(file=buf, width=200))
     assert "corrected.bertscore_p[all-MiniLM-L6-v2:L5] │ 0.5000 │ [0.4000, 0.6000] │ 3" in buf.getvalue()
+
+
+def test_repetition_penalty_reaches_params_and_keys_only_when_on() -> None:
+    from psybench.cache import cache_key
+    from psybench.records import GenerationParams
+    from psybench.runner import RunConfig, generation_params
+
+    off = generation_params(RunConfig(model="m").resolved())
+    on = generation_params(RunConfig(model="m", repetition_penalty=1.15).resolved())
+    assert off.repetition_penalty == 1.0 and "repetition_penalty" not in off.as_dict()
+    assert on.repetition_penalty == 1.15 and on.as_dict()["repetition_penalty"] == 1.15
+    assert off.as_dict() == GenerationParams(max_tokens=off.max_tokens, seed=off.seed).as_dict()
+    messages = ({"role": "user", "content": "hi"},)
+    assert cache_key("fp", messages, off, "s") != cache_key("fp", messages, on, "s")
+    with pytest.raises(ConfigError, match="--repetition-penalty 0.0: must be > 0"):
+        RunConfig(model="m", repetition_penalty=0.0).resolved()

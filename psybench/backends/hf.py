@@ -95,6 +95,8 @@ class HFBackend:
             enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
             enc = {k: v.to(self.device) for k, v in enc.items()}
             kwargs = dict(max_new_tokens=params.max_tokens, pad_token_id=self.tokenizer.pad_token_id)
+            if params.repetition_penalty != 1.0:
+                kwargs["repetition_penalty"] = params.repetition_penalty
             if is_greedy(params):
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             else:

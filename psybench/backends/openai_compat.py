@@ -105,6 +105,8 @@ class OpenAIBackend:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, seed=request_seed(params, request.id))
         if params.stop:
             kwargs["stop"] = list(params.stop)
+        if params.repetition_penalty != 1.0:  # not an OpenAI field: vLLM's server reads it from the body
+            kwargs["extra_body"] = {"repetition_penalty": params.repetition_penalty}
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if self._abort.is_set():

@@ -147,9 +147,11 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         if is_greedy(params):
-            return SamplingParams(temperature=0.0, max_tokens=params.max_tokens, stop=list(params.stop) or None)
+            return SamplingParams(temperature=0.0, max_tokens=params.max_tokens, stop=list(params.stop) or None,
+                                  repetition_penalty=params.repetition_penalty)
         return SamplingParams(temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
-                              seed=request_seed(params, request_id), stop=list(params.stop) or None)
+                              seed=request_seed(params, request_id), stop=list(params.stop) or None,
+                              repetition_penalty=params.repetition_penalty)
 
     def generate(self, requests: Sequence[Request], params: GenerationParams,
                  on_output: OnOutput | None = None) -> list[Output]:

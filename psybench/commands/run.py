@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="generate and score a model on Psy-Insight tasks (no --model: the embedded default)",
         description="Generate with a backend, extract, score in both metric modes, write runs/NAME/. "
                     f"With no --model: SmolLM2-135M-Instruct on vLLM, English dialog, --limit "
-                    f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}.")
+                    f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}, repetition penalty "
+                    f"{DEFAULT_RUN['repetition_penalty']}.")
     p.add_argument("--model", default=None, help="model path or name (default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--backend", default="vllm", choices=("vllm", "openai", "hf", "replay"))
     p.add_argument("--tasks", default="dialog", help="comma-separated task names (see `psybench tasks`)")
@@ -35,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="greedy (default, reproducible) or paper (top_p 0.5, temperature 0.7, 512 tokens)")
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--repetition-penalty", type=float, default=None,
+                   help="> 1 penalises tokens already in the prompt or output (vllm, hf, vLLM servers); default off "
+                        "(the embedded default: %s)" % DEFAULT_RUN.get("repetition_penalty", "off"))
     p.add_argument("--mode", default="both", choices=(*METRIC_MODES, "both"), help="metric mode(s)")
     p.add_argument("--bertscore-model", default=None, help="encoder name, path or alias (minilm, mpnet, e5)")
     p.add_argument("--bertscore-layer", type=int, default=None)
@@ -73,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         model=args.model, backend=args.backend, tasks=tasks,
         lang=args.lang, split=args.split, turns=args.turns, prompt_style=args.prompt_style, limit=args.limit,
         decoding=args.decoding, max_tokens=args.max_tokens, seed=args.seed,
+        repetition_penalty=args.repetition_penalty,
         modes=METRIC_MODES if args.mode == "both" else (args.mode,),
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,

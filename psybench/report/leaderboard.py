@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from psybench.constants import EXTRACTION_FAILURES
 from psybench.errors import ConfigError, PredictionsError
 from psybench.paths import repo_root
 from psybench.report.keys import parse_key
@@ -54,7 +55,8 @@ def _failure_rate(counts: dict[str, int] | None) -> tuple[float | None, str]:
     if not counts:
         return None, ""
     total = sum(int(v) for v in counts.values())
-    rate = (total - int(counts.get("ok", 0))) / total if total else None
+    failed = sum(int(counts.get(status, 0)) for status in EXTRACTION_FAILURES)
+    rate = failed / total if total else None
     return rate, json.dumps(counts, sort_keys=True)
 
 

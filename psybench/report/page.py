@@ -21,6 +21,7 @@ from psybench.report.rundir import RunDir, load_run
 
 N_EXAMPLES = 5  # example turns shown per run and task
 MAX_CHARTS = 24  # per section, so a classification run with 40 labels stays readable
+STATUS_COLUMNS = ("ok", "repeated", "no_marker", "empty", "unparseable")
 BREAKDOWNS = (("topic", "Topic"), ("psychotherapy", "Psychotherapy"))
 TABLE_COLUMNS = ("model", "task", "lang", "split", "turns", "metric_mode", "metric_model", "n", "n_scored",
                  "extraction_failure_rate", "run_id")
@@ -262,13 +263,14 @@ def build_report(run_paths: list[Path | str], out_dir: Path | str, data_dir: Pat
         for task, res in run.tasks.items():
             for mode, field in (("corrected", "status_counts"), ("paper", "paper_status_counts")):
                 counts = Counter(res.get(field) or {})
-                status_rows.append([run.run_id, task, mode, counts.get("ok", 0), counts.get("no_marker", 0),
-                                    counts.get("truncated", 0), counts.get("empty", 0),
-                                    json.dumps({k: v for k, v in counts.items()
-                                                if k not in ("ok", "no_marker", "truncated", "empty")}) if
-                                    set(counts) - {"ok", "no_marker", "truncated", "empty"} else ""])
-    sections.append("<h2>Extraction status</h2>" + _table(
-        ["run", "task", "mode", "ok", "no_marker", "truncated", "empty", "other"], status_rows, table_id="status"))
+                status_rows.append([run.run_id, task, mode, res.get("truncated", ""),
+                                    *(counts.get(status, 0) for status in STATUS_COLUMNS),
+                                    json.dumps({k: v for k, v in counts.items() if k not in STATUS_COLUMNS})
+                                    if set(counts) - set(STATUS_COLUMNS) else ""])
+    sections.append("<h2>Extraction status</h2><p class='muted'>truncated: outputs cut at the token limit (a "
+                    "generation fact, counted apart from the extraction statuses; see docs/EXTRACTION.md)</p>"
+                    + _table(["run", "task", "mode", "truncated", *STATUS_COLUMNS, "other"], status_rows,
+                             table_id="status"))
 
     # ---- example turns ----------------------------------------------------------------------------
     examples = []
