@@ -27,6 +27,9 @@ THERAPIST_PREFIX = "Therapist: "
 REASONING_MARKER = "Reasoning: "
 OBSERVATION_MARKER = "Observation: "
 
+# ---- Backends --------------------------------------------------------------------------------
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai backend without --base-url
+
 # ---- Decoding --------------------------------------------------------------------------------
 DEFAULT_MAX_TOKENS = 256
 PAPER_DECODING = {"temperature": 0.7, "top_p": 0.5, "max_tokens": 512}

@@ -19,10 +19,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from psybench.errors import BackendError, ConfigError, MissingResourceError, PredictionsError, PsybenchError
+from psybench.constants import OPENAI_DEFAULT_BASE_URL
+from psybench.errors import ConfigError, MissingResourceError, PredictionsError, PsybenchError
 
 ENDPOINT_TIMEOUT_S = 2.5  # a live server lists its models in milliseconds; a dead one must fail in seconds
-OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"  # what the openai backend uses without --base-url
 NOTHING_GENERATED = "checked before generating; nothing was generated"
 
 

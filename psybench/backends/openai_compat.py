@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from psybench.backends.base import OnOutput
 from psybench.backends.common import is_greedy, request_seed
 from psybench.backends.context import chat_token_counter, fit_messages
+from psybench.constants import OPENAI_DEFAULT_BASE_URL
 from psybench.errors import BackendError, ConfigError
 from psybench.records import GenerationParams, Output, Request
 
@@ -45,7 +46,7 @@ class OpenAIBackend:
         if not model:
             raise ConfigError("the openai backend needs --model (the model name the server serves)")
         self.model = str(model)
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
         self.concurrency = max(1, int(concurrency))
         self.max_retries = max(0, int(max_retries))
         self.timeout = float(timeout)
