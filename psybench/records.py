@@ -77,12 +77,17 @@ class GenerationParams:
     # 1.0 = off; > 1 divides the logit of every token already in the prompt or the output (the CTRL rule
     # that vLLM and transformers both apply): keeps a small model out of greedy loops
     repetition_penalty: float = 1.0
+    # 0 = off; > 0 subtracts penalty x (times the token was already generated) from its logit, output tokens
+    # only (OpenAI's rule, which vLLM follows): breaks loops without penalising the prompt's speaker marker
+    frequency_penalty: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         out = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
                "seed": self.seed, "stop": list(self.stop)}
         if self.repetition_penalty != 1.0:  # absent when off: cache keys made before it existed stay valid
             out["repetition_penalty"] = self.repetition_penalty
+        if self.frequency_penalty != 0.0:  # likewise
+            out["frequency_penalty"] = self.frequency_penalty
         return out
 
 

@@ -71,6 +71,24 @@ def test_vllm_equals_transformers_greedy_fp32(engine):
     assert all(o.text.strip() for o in vllm_out)
 
 
+def test_frequency_penalty_same_in_vllm_and_transformers(engine):
+    """The hf backend's hand-written frequency penalty follows vLLM's rule: identical greedy text. SmolLM2
+    repeats itself within 48 tokens, so the penalty acts; the random tiny Llama's near-tied logits part
+    the two engines after about 40 tokens even without a penalty, so it is compared on 24."""
+    name, model, backend = engine
+    n_tokens = 48 if name == "smollm2" else N_TOKENS
+    plain = GenerationParams(max_tokens=n_tokens)
+    penalised = GenerationParams(max_tokens=n_tokens, frequency_penalty=1.0)
+    vllm_plain = backend.generate(_requests("p"), plain)
+    vllm_pen = backend.generate(_requests("f"), penalised)
+    hf = create_backend("hf", model, dtype="float32", batch_size=4)
+    hf_pen = hf.generate(_requests("f"), penalised)
+    hf.close()
+    assert [o.text for o in vllm_pen] == [o.text for o in hf_pen], name
+    if name == "smollm2":
+        assert [o.text for o in vllm_pen] != [o.text for o in vllm_plain]  # the penalty acted
+
+
 def test_long_history_is_cut_exactly(engine):
     name, model, backend = engine
     from transformers import AutoTokenizer

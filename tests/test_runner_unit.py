@@ -210,7 +210,8 @@ def test_dry_run(stand_ins, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "model: SmolLM2-135M-Instruct  backend: vllm" in out
-    assert "dialog: 3 samples" in out and "reasoning: 3 samples" in out and "max_tokens 128" in out
+    assert "dialog: 3 samples" in out and "reasoning: 3 samples" in out
+    assert "max_tokens 256, temperature 0.0, frequency_penalty 1.0)" in out
     assert "--- first prompt: dialog/100000/1 ---\n[user] I feel worried about exam number 0." in out
     assert not (tmp_path / "r").exists() and fakes.FakeBackend.calls == []
 
@@ -219,11 +220,13 @@ def test_embedded_default_resolution():
     c = RunConfig().resolved()
     assert (c.model, c.backend, c.tasks, c.lang, c.split, c.turns, c.prompt_style) == (
         None, "vllm", ("dialog",), "en", "seeded", "all", "paper")
-    assert (c.limit, c.max_tokens, c.repetition_penalty, c.bertscore_model, c.decoding, c.dtype) == (
-        40, 128, None, "minilm", "greedy", "float32")
+    assert (c.limit, c.max_tokens, c.repetition_penalty, c.frequency_penalty, c.bertscore_model, c.decoding,
+            c.dtype) == (40, 256, None, 1.0, "minilm", "greedy", "float32")
     assert RunConfig(limit=8).resolved().limit == 8
     assert RunConfig(model="m").resolved().limit is None
     assert RunConfig(model="m").resolved().repetition_penalty is None  # a real model: off unless asked
+    assert RunConfig(model="m").resolved().frequency_penalty is None
+    assert RunConfig(frequency_penalty=0.0).resolved().frequency_penalty == 0.0  # the flag wins, even to 0
     with pytest.raises(ConfigError, match="--decoding 'beam'"):
         RunConfig(decoding="beam").resolved()
 
@@ -301,3 +304,21 @@ def test_repetition_penalty_reaches_params_and_keys_only_when_on() -> None:
     assert cache_key("fp", messages, off, "s") != cache_key("fp", messages, on, "s")
     with pytest.raises(ConfigError, match="--repetition-penalty 0.0: must be > 0"):
         RunConfig(model="m", repetition_penalty=0.0).resolved()
+
+
+def test_frequency_penalty_reaches_params_and_keys_only_when_on() -> None:
+    from psybench.cache import cache_key
+    from psybench.records import GenerationParams
+    from psybench.runner import RunConfig, generation_params
+
+    off = generation_params(RunConfig(model="m").resolved())
+    on = generation_params(RunConfig(model="m", frequency_penalty=1.0).resolved())
+    paper = generation_params(RunConfig(model="m", frequency_penalty=0.5, decoding="paper").resolved())
+    assert off.frequency_penalty == 0.0 and "frequency_penalty" not in off.as_dict()
+    assert on.frequency_penalty == 1.0 and on.as_dict()["frequency_penalty"] == 1.0
+    assert paper.frequency_penalty == 0.5 and paper.temperature == 0.7
+    assert off.as_dict() == GenerationParams(max_tokens=off.max_tokens, seed=off.seed).as_dict()
+    messages = ({"role": "user", "content": "hi"},)
+    assert cache_key("fp", messages, off, "s") != cache_key("fp", messages, on, "s")
+    with pytest.raises(ConfigError, match=r"--frequency-penalty 2.5: must be within \[-2, 2\]"):
+        RunConfig(model="m", frequency_penalty=2.5).resolved()

@@ -97,6 +97,8 @@ class HFBackend:
             kwargs = dict(max_new_tokens=params.max_tokens, pad_token_id=self.tokenizer.pad_token_id)
             if params.repetition_penalty != 1.0:
                 kwargs["repetition_penalty"] = params.repetition_penalty
+            if params.frequency_penalty != 0.0:
+                kwargs["logits_processor"] = [frequency_penalty(params.frequency_penalty, enc["input_ids"].shape[1])]
             if is_greedy(params):
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             else:
@@ -137,3 +139,21 @@ class HFBackend:
 
     def close(self) -> None:
         self.model = None
+
+
+def frequency_penalty(penalty: float, prompt_width: int):
+    """A transformers logits processor with OpenAI's (and vLLM's) frequency penalty, which transformers
+    lacks: each token's logit drops by penalty x its count among the generated tokens (those after
+    `prompt_width`, the padded prompt), so the prompt is never penalised."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class FrequencyPenalty(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            generated = input_ids[:, prompt_width:]
+            if generated.shape[1] == 0:
+                return scores
+            counts = torch.zeros_like(scores).scatter_add_(1, generated, torch.ones_like(generated, dtype=scores.dtype))
+            return scores - penalty * counts
+
+    return FrequencyPenalty()

@@ -108,6 +108,8 @@ class OpenAIBackend:
             kwargs["stop"] = list(params.stop)
         if params.repetition_penalty != 1.0:  # not an OpenAI field: vLLM's server reads it from the body
             kwargs["extra_body"] = {"repetition_penalty": params.repetition_penalty}
+        if params.frequency_penalty != 0.0:
+            kwargs["frequency_penalty"] = params.frequency_penalty
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if self._abort.is_set():

@@ -88,6 +88,8 @@ class VLLMBackend:
             dtype = "float32"  # "auto" picks bf16, which such CPUs emulate many times slower
         # prefix caching off: each request is computed from scratch, so its output cannot depend on which
         # requests ran before it in this engine (for bit-exact comparisons across differently chunked runs)
+        # tqdm switched off in the environment (psybench's quiet mode sets it) -> vLLM's weight-loading bars too
+        engine_kwargs.setdefault("use_tqdm_on_load", not os.environ.get("TQDM_DISABLE"))
         kwargs = dict(model=self.model, dtype=dtype, enable_prefix_caching=bool(prefix_caching), seed=seed,
                       tensor_parallel_size=tensor_parallel_size,
                       enforce_eager=cpu if enforce_eager is None else enforce_eager, **engine_kwargs)
@@ -148,10 +150,12 @@ class VLLMBackend:
 
         if is_greedy(params):
             return SamplingParams(temperature=0.0, max_tokens=params.max_tokens, stop=list(params.stop) or None,
-                                  repetition_penalty=params.repetition_penalty)
+                                  repetition_penalty=params.repetition_penalty,
+                                  frequency_penalty=params.frequency_penalty)
         return SamplingParams(temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
                               seed=request_seed(params, request_id), stop=list(params.stop) or None,
-                              repetition_penalty=params.repetition_penalty)
+                              repetition_penalty=params.repetition_penalty,
+                              frequency_penalty=params.frequency_penalty)
 
     def generate(self, requests: Sequence[Request], params: GenerationParams,
                  on_output: OnOutput | None = None) -> list[Output]:
@@ -192,6 +196,9 @@ class VLLMBackend:
         try:
             if engine_core is not None and hasattr(engine_core, "shutdown"):
                 engine_core.shutdown()
+            context = getattr(engine_core, "ctx", None)  # vLLM's shutdown leaves its zmq context to the GC,
+            if context is not None and hasattr(context, "destroy"):  # which warns "Unclosed context"
+                context.destroy(linger=0)
         finally:
             self._llm = None
             del llm

@@ -38,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repetition-penalty", type=float, default=None,
                    help="> 1 penalises tokens already in the prompt or output (vllm, hf, vLLM servers); default off "
                         "(the embedded default: %s)" % DEFAULT_RUN.get("repetition_penalty", "off"))
+    p.add_argument("--frequency-penalty", type=float, default=None,
+                   help="> 0 penalises a token by how often the output already holds it, prompt excluded "
+                        "(vllm, hf, openai); default off (the embedded default: %s)"
+                        % DEFAULT_RUN.get("frequency_penalty", "off"))
     p.add_argument("--mode", default="both", choices=(*METRIC_MODES, "both"), help="metric mode(s)")
     p.add_argument("--bertscore-model", default=None, help="encoder name, path or alias (minilm, mpnet, e5)")
     p.add_argument("--bertscore-layer", type=int, default=None)
@@ -77,6 +81,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         lang=args.lang, split=args.split, turns=args.turns, prompt_style=args.prompt_style, limit=args.limit,
         decoding=args.decoding, max_tokens=args.max_tokens, seed=args.seed,
         repetition_penalty=args.repetition_penalty,
+        frequency_penalty=args.frequency_penalty,
         modes=METRIC_MODES if args.mode == "both" else (args.mode,),
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
@@ -100,6 +105,9 @@ def quiet_third_party() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # children: engine core, resource tracker
+    os.environ.setdefault("TQDM_DISABLE", "1")  # bars that pass no `disable` (GGUF conversion); psybench's pass one
+    os.environ.setdefault("TORCH_LOGS", "-torch")  # torch's Python warnings in the engine process ("Triton not available")
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # torch's C++ warnings there ("NUMA binding: ...")
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", module=r"psybench(\.|$)")
     for name in ("transformers", "sentence_transformers", "vllm", "torch", "jieba", "huggingface_hub"):
