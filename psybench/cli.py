@@ -12,7 +12,7 @@ import sys
 from psybench.errors import PsybenchError
 
 # Order is the order of `psybench --help`.
-COMMAND_MODULES = ("run", "score", "data", "tasks", "table5", "leaderboard", "compare", "report")
+COMMAND_MODULES = ("run", "score", "data", "tasks", "metrics", "table5", "leaderboard", "compare", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,14 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="psybench", description="Benchmark counselling language models on Psy-Insight (en, zh).")
     parser.add_argument("--version", action="version", version=f"psybench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"psybench.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"psybench.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    for name in COMMAND_MODULES:  # a module that fails to import is an error, never a missing command
+        importlib.import_module(f"psybench.commands.{name}").register(sub)
     return parser
 
 
@@ -44,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except PsybenchError as err:
         print(f"psybench: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("psybench: interrupted", file=sys.stderr)
         return 130

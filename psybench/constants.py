@@ -42,6 +42,10 @@ EXTRACTION_FAILURES = ("no_marker", "empty", "unparseable")
 
 # ---- Scoring ---------------------------------------------------------------------------------
 METRIC_MODES = ("corrected", "paper")
+# Generation metrics computed when neither --metrics nor a task's `metrics:` names them: Table 5's
+# (psybench.metrics.registry; `psybench metrics` lists every registered one, e.g. chrf)
+DEFAULT_METRICS = ("bertscore", "bleu", "meteor", "rouge", "distinct")
+CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "example_f1")  # the label tasks' YAML `metrics:` names
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95

@@ -145,12 +145,17 @@ def check_run(config: Any) -> None:
             retrieval.resolve_embedder(_retrieval_model(config), config.lang)
         if config.stage != "all":
             return
-        metrics = {m for s in mine for m in (getattr(s, "metrics", None) or ())}
-        if "meteor" in metrics:  # first: a few file checks, where an encoder may need converting
+        from psybench.metrics import select_metrics
+
+        generation = [s for s in mine if getattr(s, "kind", "generation") == "generation"]
+        names = config.metrics if config.metrics is not None else \
+            {m for s in generation for m in (getattr(s, "metrics", None) or ())}
+        metrics = select_metrics(names, config.lang) if generation else []
+        if any(m.needs_wordnet for m in metrics):  # first: a few file checks, where an encoder may need converting
             from psybench.assets import wordnet
 
             wordnet.ensure_wordnet()
-        if "bertscore" in metrics:
+        if any(m.needs_encoder for m in metrics):
             from psybench.assets.encoders import resolve_encoder
 
             resolve_encoder(config.bertscore_model, config.lang, num_layers=config.bertscore_layer)

@@ -72,6 +72,7 @@ class RunConfig:
     repetition_penalty: float | None = None  # None: off (1.0), unless the embedded default sets it
     frequency_penalty: float | None = None  # None: off (0.0), unless the embedded default sets it
     modes: tuple[str, ...] = METRIC_MODES
+    metrics: tuple[str, ...] | None = None  # generation metrics (registry names); None: each task's `metrics:`
     bertscore_model: str | None = None  # None: the paper's model when available (metrics decides)
     bertscore_layer: int | None = None
     out: Path = DEFAULT_OUT
@@ -115,6 +116,12 @@ class RunConfig:
             raise ConfigError(f"--mode {','.join(cfg.modes)!r}: choose from {', '.join(METRIC_MODES)} or both")
         if not cfg.tasks:
             raise ConfigError("--tasks is empty: name at least one task (see `psybench tasks`)")
+        if cfg.metrics is not None:
+            from psybench.metrics import select_metrics
+
+            cfg.metrics = tuple(cfg.metrics)
+            if not select_metrics(cfg.metrics):  # unknown names: an error listing the known ones
+                raise ConfigError("--metrics is empty: name at least one metric (see `psybench metrics`)")
         if cfg.repetition_penalty is not None and cfg.repetition_penalty <= 0:
             raise ConfigError(f"--repetition-penalty {cfg.repetition_penalty}: must be > 0 (1.0 = off)")
         if cfg.frequency_penalty is not None and not -2.0 <= cfg.frequency_penalty <= 2.0:
@@ -385,6 +392,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     old = _check_resume(run_dir, config, builds)
     manifest["task_hashes"] = {b.name: b.content_hash for b in builds}
     manifest["task_spec_hashes"] = {b.name: getattr(b.spec, "content_hash", None) for b in builds}
+    manifest["task_metrics"] = {b.name: list(b.spec.metrics) for b in builds if b.spec.kind == "generation"}
     manifest["split_hashes"] = {b.name: getattr(b.report, "split_hash", None) for b in builds}
     manifest["counts"]["samples"] = {b.name: len(b.samples) for b in builds}
     manifest["counts"]["build_report"] = {b.name: _report_dict(b.report) for b in builds}
@@ -536,7 +544,8 @@ def metric_settings(config: RunConfig) -> Any:
     from psybench.metrics import MetricSettings
 
     wanted = {"modes": tuple(config.modes), "bertscore_model": config.bertscore_model,
-              "bertscore_layer": config.bertscore_layer, "progress": config.progress}
+              "bertscore_layer": config.bertscore_layer, "progress": config.progress,
+              "metrics": tuple(config.metrics) if config.metrics is not None else None}
     names = {f.name for f in dataclasses.fields(MetricSettings)}
     return MetricSettings(**{k: v for k, v in wanted.items() if k in names and v is not None})
 
@@ -551,6 +560,26 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each task's `metrics:` (what a run scores unless --metrics): as the manifest recorded it at
+    generation, else from the task's YAML (run directories made before the manifest kept it)."""
+    from psybench import tasks as task_registry
+
+    recorded = manifest.get("task_metrics") or {}
+    out = {}
+    for task in tasks:
+        if task in recorded:
+            names = recorded[task]
+        else:
+            try:
+                names = task_registry.get_task(task).metrics
+            except ConfigError:  # a task this psybench does not know: the default metrics
+                continue
+        if names:
+            out[task] = tuple(names)
+    return out
 
 
 def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
@@ -579,7 +608,8 @@ def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
                                    "predictions; rerun the generate stage to finish it")
 
     t0 = time.monotonic()
-    lines, task_results = score_records(records, None, settings, source=str(pred_path))
+    lines, task_results = score_records(records, None, settings, source=str(pred_path),
+                                        task_metrics=_task_metrics(manifest, by_task))
     tasks_out: dict[str, Any] = {}
     for task, entry in task_results.items():
         task_records = by_task[task]

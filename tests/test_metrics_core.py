@@ -12,7 +12,8 @@ import sacrebleu
 from psybench.metrics import table5_keys
 from psybench.metrics import tokenize as tk
 from psybench.metrics._bootstrap import mean_cis, resample_counts
-from psybench.metrics._ngram import bleu_from_stats, distinct_stats, sacrebleu_stats
+from psybench.metrics.builtin.bleu import bleu_from_stats, sacrebleu_stats
+from psybench.metrics.builtin.distinct import distinct_stats
 
 WORDS = "the cat sat on mat a dog ran to house is big small you feel".split()
 

@@ -1,4 +1,4 @@
-"""Hand-written stand-ins for the runner's unit tests (tasks, backend, extract, metrics), so the runner's
+"""Hand-written stand-ins for the runner's unit tests (tasks, backend, extract; a toy metric), so the runner's
 own logic (resume, cache, stages, manifest, errors) is tested fast and deterministically. The real
 pieces are exercised by the slow tests (test_resume.py, test_main_job.py).
 
@@ -12,7 +12,11 @@ import time
 import types
 from dataclasses import dataclass
 
+import numpy as np
+
 from psybench.errors import BackendError
+from psybench.metrics import KeySpec, Metric, MetricOutput, per_mode, register
+from psybench.metrics.registry import UNBOUNDED
 from psybench.records import Output, Prediction, Sample
 
 N_SAMPLES = 12
@@ -34,6 +38,7 @@ class FakeSpec:
     name: str
     kind: str = "generation"
     generation: dict | None = None
+    metrics: tuple = ()
     content_hash: str = "spec-hash"
 
 
@@ -51,7 +56,7 @@ def build_samples_with_report(task, lang, split="seeded", turns="all", prompt_st
 
 def fake_tasks_module() -> types.ModuleType:
     mod = types.ModuleType("psybench.tasks")
-    mod.get_task = lambda name: FakeSpec(name, generation={"max_tokens": 32})
+    mod.get_task = lambda name: FakeSpec(name, generation={"max_tokens": 32}, metrics=("words",))
     mod.build_samples_with_report = build_samples_with_report
     mod.format_sample = lambda s: "\n".join(f"[{m['role']}] {m['content']}" for m in s.messages)
     return mod
@@ -112,33 +117,15 @@ def fake_extract(text, finish_reason, sample, mode) -> Prediction:
     return Prediction(id=sample.id, raw=text, response=text.removeprefix("Therapist:").strip(), status="ok")
 
 
-@dataclass(frozen=True)
-class FakeMetricSettings:
-    modes: tuple = ("corrected", "paper")
-    bertscore_model: str | None = None
+def _words(mode, hyps, refs, inp) -> MetricOutput:
+    return MetricOutput(per_sample={"words": np.array([float(len(h.split())) for h in hyps])})
 
 
-def fake_score_records(records, lang, settings, source=None):
-    per = []
-    for r in records:
-        s = {}
-        if "corrected" in settings.modes:
-            s["corrected.words"] = float(len(r["prediction"].split()))
-        if "paper" in settings.modes:
-            s["paper.words"] = float(len((r.get("paper_prediction") or "").split()))
-        per.append(s)
-    by_task: dict = {}
-    for r, s in zip(records, per):
-        by_task.setdefault(r["task"], []).append(s)
-    results = {}
-    for task, rows in by_task.items():
-        agg = {}
-        for key in rows[0]:
-            vals = [p[key] for p in rows]
-            agg[key] = {"value": sum(vals) / len(vals), "ci_low": min(vals), "ci_high": max(vals), "n": len(vals),
-                        "level": 0.95}
-        results[task] = {"lang": "en", "kind": "generation", "n": len(rows), "metrics": agg}
-    return [{"id": r["id"], "task": r["task"], "scores": s} for r, s in zip(records, per)], results
+# A toy metric, registered through the public API as any plugin would: words per scored reply.
+WORDS = Metric(name="words", description="words per reply (runner tests)",
+               keys=(KeySpec("corrected", "words", "sample", range=UNBOUNDED),
+                     KeySpec("paper", "words", "sample", range=UNBOUNDED)),
+               compute=per_mode(_words))
 
 
 def install(setitem, setattr_, backend_kwargs=None) -> None:
@@ -151,10 +138,8 @@ def install(setitem, setattr_, backend_kwargs=None) -> None:
     backends.create_backend = lambda name, model=None, **opts: FakeBackend(model, **{**opts, **(backend_kwargs or {})})
     extract = types.ModuleType("psybench.extract")
     extract.extract = fake_extract
-    metrics = types.ModuleType("psybench.metrics")
-    metrics.MetricSettings = FakeMetricSettings
-    metrics.score_records = fake_score_records
-    for name, mod in (("tasks", tasks), ("backends", backends), ("extract", extract), ("metrics", metrics)):
+    register(WORDS, replace=True)
+    for name, mod in (("tasks", tasks), ("backends", backends), ("extract", extract)):
         setitem(sys.modules, f"psybench.{name}", mod)
         setattr_(psybench, name, mod)
 

@@ -110,15 +110,15 @@ def test_checkpoint_grid_configures_runs(tmp_path, monkeypatch, capsys):
     assert "unknown Table 5 row 'bogus'" in capsys.readouterr().err and len(seen) == 2
 
 
-def test_table5_key_mapping_fallback():
-    from psybench.report.keys import _fallback_table5_keys
+def test_table5_key_mapping_from_the_registry():
+    from psybench.report.keys import table5_keys
 
     keys = set(generation_metrics(0.0)) | {"corrected.bleu1_sentence", "paper.distinct1_corpus_div_n"}
-    assert _fallback_table5_keys("paper", keys) == {
+    assert table5_keys("paper", keys) == {
         "BERTScore-P": "paper.bertscore_p[all-MiniLM-L6-v2:L5]", "BLEU-1": "paper.bleu1_sentence_cumulative",
         "BLEU-3": "paper.bleu3_sentence_cumulative", "METEOR": "paper.meteor_swapped_jieba",
         "ROUGE-L": "paper.rougeL_f_default_tokenizer", "Distinct-2": "paper.distinct2_corpus_div_n"}
-    assert _fallback_table5_keys("corrected", keys) == {
+    assert table5_keys("corrected", keys) == {
         "BERTScore-P": "corrected.bertscore_p[all-MiniLM-L6-v2:L5]", "BLEU-1": "corrected.bleu1_corpus",
         "BLEU-3": "corrected.bleu3_corpus", "METEOR": "corrected.meteor", "ROUGE-L": "corrected.rougeL_f",
         "Distinct-2": "corrected.distinct2_corpus"}

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir
+from psybench.commands.score import parse_metrics
 from psybench.commands.tasks import checked_task_options
 from psybench.constants import DEFAULT_SEED, METRIC_MODES
 from psybench.jsonl import read_json
@@ -43,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(vllm, hf, openai); default off (the embedded default: %s)"
                         % DEFAULT_RUN.get("frequency_penalty", "off"))
     p.add_argument("--mode", default="both", choices=(*METRIC_MODES, "both"), help="metric mode(s)")
+    p.add_argument("--metrics", default=None, metavar="NAMES",
+                   help="comma-separated generation metrics (default: each task's `metrics:`, Table 5's; "
+                        "`psybench metrics` lists all, e.g. chrf)")
     p.add_argument("--bertscore-model", default=None, help="encoder name, path or alias (minilm, mpnet, e5)")
     p.add_argument("--bertscore-layer", type=int, default=None)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run directory (default: {DEFAULT_OUT})")
@@ -83,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         repetition_penalty=args.repetition_penalty,
         frequency_penalty=args.frequency_penalty,
         modes=METRIC_MODES if args.mode == "both" else (args.mode,),
+        metrics=parse_metrics(args.metrics),
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, lora=args.lora, base_url=args.base_url,

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
                         "default when available), or a local HF folder")
     p.add_argument("--bertscore-layer", type=int, default=None, help="BERTScore layer (required for a local folder)")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (n-gram metrics only)")
+    p.add_argument("--metrics", default=None, metavar="NAMES",
+                   help="comma-separated generation metrics (default: Table 5's, bertscore,bleu,meteor,rouge,"
+                        "distinct; `psybench metrics` lists all, e.g. chrf)")
     p.add_argument("--allow-lang-mismatch", action="store_true",
                    help="allow an English-only encoder on Chinese (the paper used roberta-large for both)")
     p.add_argument("--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, metavar="N",
@@ -58,6 +61,20 @@ def _print_table(task_results: dict[str, dict]) -> None:
         console.print(table)
 
 
+def parse_metrics(text: str | None) -> tuple[str, ...] | None:
+    """--metrics a,b -> ("a", "b"), checked against the registry (unknown: an error listing the known)."""
+    if text is None:
+        return None
+    from psybench.errors import ConfigError
+    from psybench.metrics import select_metrics
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError("--metrics is empty: name at least one metric (see `psybench metrics`)")
+    select_metrics(names)
+    return names
+
+
 def handle(args: argparse.Namespace) -> int:
     from psybench.errors import ConfigError
     from psybench.metrics import MetricSettings, read_predictions, score_records, write_scores
@@ -65,7 +82,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap {args.bootstrap}: must be >= 0")
     modes = tuple(METRIC_MODES) if args.mode == "both" else (args.mode,)
-    settings = MetricSettings(modes=modes, bertscore_model=args.bertscore_model,
+    metrics = parse_metrics(args.metrics)
+    settings = MetricSettings(metrics=metrics, modes=modes, bertscore_model=args.bertscore_model,
                               bertscore_layer=args.bertscore_layer, allow_lang_mismatch=args.allow_lang_mismatch,
                               bertscore=not args.no_bertscore, device=args.device,
                               bootstrap_resamples=args.bootstrap)

@@ -1,7 +1,7 @@
 """Seeded, vectorised bootstrap: one resample-count matrix per sample set, shared by every metric of that
 set (paired resamples), so a CI costs a matrix product, never a re-run of a model.
 
-Every interval lies in its metric's range (METRIC_RANGES). Percentile intervals do by construction (each
+Every interval lies in its metric's range (KeySpec.range in the registry; CLASSIFICATION_RANGES). Percentile intervals do by construction (each
 resampled statistic is a value of the metric); the bias-shifted interval of corpus Distinct-n does not
 (value 1.0 gave [0.746, 1.272]), so it is clamped to the range. Range-respecting percentile methods do
 not work there: the bias puts (nearly) every resample below the value, so bias-corrected percentiles
@@ -17,23 +17,23 @@ from psybench.constants import CI_LEVEL
 
 UNBOUNDED = (-math.inf, math.inf)
 _UNIT = (0.0, 1.0)
-# Each metric's range, by name: a key without its mode prefix and its [encoder] / [label] suffix
-# ("corrected.bertscore_p[roberta-large:L17]" -> "bertscore_p"). A name not listed is unbounded.
-METRIC_RANGES: dict[str, tuple[float, float]] = {
-    **dict.fromkeys(("bleu1_corpus", "bleu3_corpus", "bleu1_sentence", "bleu3_sentence",
-                     "bleu1_sentence_cumulative", "bleu3_sentence_cumulative", "meteor", "meteor_swapped_jieba",
-                     "rougeL_f", "rougeL_f_default_tokenizer", "distinct1_corpus", "distinct2_corpus",
-                     "distinct1_corpus_div_n", "distinct2_corpus_div_n"), _UNIT),
-    # cosine similarities (no baseline rescaling); F1 = 2PR/(P+R) is unbounded once P or R is negative
-    "bertscore_p": (-1.0, 1.0), "bertscore_r": (-1.0, 1.0), "bertscore_f1": UNBOUNDED,
-    **dict.fromkeys(("accuracy", "macro_f1", "example_f1", "unparseable_rate", "f1", "precision", "recall"), _UNIT),
-}
+# Classification keys' ranges by name (a key without its "cls." prefix and [label] suffix); the
+# generation metrics declare theirs in the registry (KeySpec.range).
+CLASSIFICATION_RANGES: dict[str, tuple[float, float]] = dict.fromkeys(
+    ("accuracy", "macro_f1", "example_f1", "unparseable_rate", "f1", "precision", "recall"), _UNIT)
 
 
 def metric_range(key: str) -> tuple[float, float]:
-    """(low, high) of a metric key such as "paper.distinct2_corpus_div_n" or "cls.f1[Anxiety]"."""
-    name = key.split("[", 1)[0].split(".", 1)[-1]
-    return METRIC_RANGES.get(name, UNBOUNDED)
+    """(low, high) of a metric key such as "paper.distinct2_corpus_div_n" or "cls.f1[Anxiety]"; a key
+    nobody declared is unbounded."""
+    from psybench.metrics.registry import spec_of
+
+    spec = spec_of(key)
+    if spec is not None:
+        return spec.range
+    if key.startswith("cls."):
+        return CLASSIFICATION_RANGES.get(key.split("[", 1)[0].split(".", 1)[-1], UNBOUNDED)
+    return UNBOUNDED
 
 
 def clamp(ci: tuple[float, float], bounds: tuple[float, float]) -> tuple[float, float]:

@@ -14,8 +14,8 @@ import numpy as np
 from psybench.constants import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, METRIC_MODES
 from psybench.errors import ConfigError
 from psybench.metrics import tokenize as tk
-from psybench.metrics._bootstrap import aggregate, interval, mean_cis, metric_range, resample_counts, shifted_interval
-from psybench.metrics._ngram import bleu_from_stats, compute_ngram, warm_up
+from psybench.metrics._bootstrap import aggregate, mean_cis, resample_counts
+from psybench.metrics.registry import Metric, MetricInput, MetricOutput, get_metric, metric_of, select_metrics, spec_of
 
 AUTO_WORKER_MIN_SAMPLES = 200  # below this a worker's start-up (WordNet load) costs more than it saves
 
@@ -32,9 +32,12 @@ class MetricSettings:
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = BOOTSTRAP_SEED
     workers: int | None = None  # worker processes for n-gram metrics: 0 inline, None auto
+    metrics: tuple[str, ...] | None = None  # registry names (--metrics, a task's `metrics:`); None = DEFAULT_METRICS
 
     def __post_init__(self) -> None:
         self.modes = tuple(self.modes)
+        if self.metrics is not None:
+            self.metrics = tuple(self.metrics)
         bad = [m for m in self.modes if m not in METRIC_MODES]
         if bad or not self.modes:
             raise ConfigError(f"metric mode {bad or '(none)'}: choose from {', '.join(METRIC_MODES)}")
@@ -82,10 +85,49 @@ def torch_threads() -> int:
 
 
 # ---- scoring ---------------------------------------------------------------------------------------------
+def _texts_for(metric: Metric, texts: dict[str, tuple[list[str], list[str]]]) -> dict[str, tuple[list[str], list[str]]]:
+    return {mode: pair for mode, pair in texts.items() if mode in metric.modes}
+
+
+def compute_metrics(names: list[str], lang: str, texts: dict[str, tuple[list[str], list[str]]],
+                    settings: MetricSettings, encoder=None) -> dict[str, dict[str, MetricOutput]]:
+    """metric name -> mode -> output, for the named registered metrics. Safe to run in a worker process
+    (the registry loads there from the same modules and plugins)."""
+    if any(get_metric(n).needs_wordnet for n in names):
+        from psybench.assets.wordnet import ensure_wordnet
+
+        ensure_wordnet()
+    out = {}
+    for name in names:
+        metric = get_metric(name)
+        mine = _texts_for(metric, texts)
+        out[name] = metric.compute(MetricInput(lang, mine, settings, encoder)) if mine else {}
+    return out
+
+
+def warm_up() -> None:
+    """Load WordNet and jieba in a fresh worker while the encoder loads in the main process."""
+    from nltk.corpus import wordnet
+
+    from psybench.assets.wordnet import ensure_wordnet
+
+    ensure_wordnet()
+    wordnet.ensure_loaded()
+    tk.jieba_tokens("预热")
+
+
+def _selected(settings: MetricSettings, lang: str) -> list[Metric]:
+    metrics = select_metrics(settings.metrics, lang)
+    if not settings.bertscore:
+        metrics = [m for m in metrics if not m.needs_encoder]
+    return metrics
+
+
 def score_generation(predictions: list[str], references: list[str], lang: str, settings: MetricSettings,
                      paper_predictions: list[str] | None = None,
                      paper_mask: list[bool] | None = None) -> MetricResult:
-    """Score generated texts against references in settings.modes.
+    """Score generated texts against references with the selected metrics (settings.metrics, default
+    constants.DEFAULT_METRICS) in settings.modes.
 
     Corrected mode scores every sample with speaker prefixes stripped. Paper mode scores
     paper_predictions (default: predictions) as given, only where paper_mask is True (the authors
@@ -97,8 +139,9 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     modes = settings.modes
+    metrics = _selected(settings, lang)
     spec = None
-    if settings.bertscore:
+    if any(m.needs_encoder for m in metrics):
         from psybench.assets.encoders import resolve_encoder
 
         spec = resolve_encoder(settings.bertscore_model, lang, num_layers=settings.bertscore_layer,
@@ -108,10 +151,14 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
     paper_idx = [i for i in range(n) if paper_mask is None or paper_mask[i]]
     src = paper_predictions if paper_predictions is not None else predictions
     paper = ([src[i] for i in paper_idx], [references[i] for i in paper_idx]) if "paper" in modes else None
+    # paper first: the encoder sees both modes' pairs in one call, in this order
+    texts = {mode: pair for mode, pair in (("paper", paper), ("corrected", corr)) if pair is not None}
 
-    from psybench.assets.wordnet import ensure_wordnet
+    if any(m.needs_wordnet for m in metrics):
+        from psybench.assets.wordnet import ensure_wordnet
 
-    ensure_wordnet()  # fail before the encoder runs, not after (METEOR needs it; no fallback)
+        ensure_wordnet()  # fail before the encoder runs, not after (METEOR needs it; no fallback)
+    inline = [m.name for m in metrics if not m.needs_encoder]
     future: Future | None = None
     encoder_on_cpu = False
     if spec is not None:
@@ -119,61 +166,53 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
 
         encoder_on_cpu = resolve_device(settings.device) == "cpu"
     if _use_worker(settings, n, encoder_on_cpu):
-        future = _pool().submit(compute_ngram, lang, paper, corr)
-    bert = {}
-    if spec is not None:
-        from psybench.metrics._bertscore import bertscore, resolve_device
-
-        sets = [(m, texts) for m, texts in (("paper", paper), ("corrected", corr)) if texts is not None]
-        cands = [c for _, texts in sets for c in texts[0]]
-        refs = [r for _, texts in sets for r in texts[1]]
+        in_worker = [name for name in inline if get_metric(name).worker]
+        inline = [name for name in inline if name not in in_worker]
+        if in_worker:
+            future = _pool().submit(compute_metrics, in_worker, lang, texts, settings)
+    outputs: dict[str, dict[str, MetricOutput]] = {}
+    encoded = [m.name for m in metrics if m.needs_encoder]
+    if encoded:
         tb = time.perf_counter()
-        prf = bertscore(cands, refs, spec, settings.device, settings.batch_size)
+        outputs.update(compute_metrics(encoded, lang, texts, settings, spec))
         timings["bertscore_s"] = time.perf_counter() - tb
-        start = 0
-        for mode, texts in sets:
-            bert[mode] = prf[start:start + len(texts[0])]
-            start += len(texts[0])
     tn = time.perf_counter()
-    ngram = future.result() if future is not None else compute_ngram(lang, paper, corr)
+    outputs.update(compute_metrics(inline, lang, texts, settings))
+    if future is not None:
+        outputs.update(future.result())
     timings["ngram_wait_s" if future is not None else "ngram_s"] = time.perf_counter() - tn
 
     per_sample: list[dict[str, float]] = [{} for _ in range(n)]
     aggregates: dict[str, dict] = {}
-    for mode, texts, rows in (("paper", paper, paper_idx), ("corrected", corr, list(range(n)))):
-        if texts is None:
+    for mode, pair, rows in (("paper", paper, paper_idx), ("corrected", corr, list(range(n)))):
+        if pair is None:
             continue
-        result = ngram[mode]
-        columns: dict[str, np.ndarray] = {f"{mode}.{k}": v for k, v in result["per_sample"].items()}
-        if mode in bert:
-            for j, part in enumerate(("p", "r", "f1")):
-                columns[f"{mode}.bertscore_{part}[{spec.label}]"] = bert[mode][:, j]
+        columns: dict[str, np.ndarray] = {}
+        corpus: dict[str, object] = {}
+        for metric in metrics:
+            result = outputs.get(metric.name, {}).get(mode)
+            if result is None:
+                continue
+            columns.update({f"{mode}.{k}": np.asarray(v, dtype=np.float64) for k, v in result.per_sample.items()})
+            corpus.update({f"{mode}.{k}": stat for k, stat in result.corpus.items()})
         keys = sorted(columns)
         m = len(rows)
         for key in keys:
+            if len(columns[key]) != m:
+                raise ValueError(f"metric key {key}: {len(columns[key])} per-sample values for {m} samples")
             for pos, i in enumerate(rows):
                 per_sample[i][key] = float(columns[key][pos])
         counts = resample_counts(m, settings.bootstrap_resamples, settings.seed)
-        matrix = np.stack([columns[k] for k in keys], axis=1) if m else np.zeros((0, len(keys)))
+        # one matrix per mode: every key's CI from the same (paired) resamples
+        matrix = np.stack([columns[k] for k in keys], axis=1) if m and keys else np.zeros((0, len(keys)))
         for key, ci in zip(keys, mean_cis(matrix, counts)):
             aggregates[key] = aggregate(matrix[:, keys.index(key)].mean() if m else float("nan"), ci, m, "sample", key)
-        if mode == "corrected" and m:
-            stats = result["bleu_stats"]
-            for order in (1, 3):
-                value = bleu_from_stats(stats.sum(axis=0), order, effective_order=False)[0]
-                boot = bleu_from_stats(counts @ stats, order, effective_order=False) if counts.size else np.zeros(0)
-                aggregates[f"corrected.bleu{order}_corpus"] = aggregate(value, interval(boot), m, "corpus",
-                                                                        f"corrected.bleu{order}_corpus")
-        for order, dstats in result["distinct"].items():
-            div = m if mode == "paper" else 1  # the authors divided the corpus value by N
-            key = f"paper.distinct{order}_corpus_div_n" if mode == "paper" else f"corrected.distinct{order}_corpus"
-            # shifted and clamped on the corpus Distinct-n (range [0, 1]), then divided: paper's stays in [0, 1/N]
-            lo, hi = shifted_interval(dstats.value, dstats.bootstrap(counts), metric_range(f"distinct{order}_corpus"))
-            value, ci = (dstats.value / div, (lo / div, hi / div)) if m else (float("nan"), (float("nan"),) * 2)
+        for key, stat in corpus.items():
+            value, ci = stat.estimate(counts)
             aggregates[key] = aggregate(value, ci, m, "corpus", key)
     timings["total_s"] = time.perf_counter() - t0
     info = {
-        "lang": lang, "modes": list(modes), "n": n,
+        "lang": lang, "modes": list(modes), "n": n, "metrics": [m.name for m in metrics],
         "n_empty_predictions": sum(1 for p in predictions if not tk.strip_speaker(p)),
         "n_empty_references": sum(1 for r in references if not tk.strip_speaker(r)),
         "paper": {"n_scored": len(paper_idx), "n_dropped": n - len(paper_idx),
@@ -185,3 +224,15 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
         "timings": timings,
     }
     return MetricResult(per_sample, dict(sorted(aggregates.items())), info)
+
+
+def corpus_statistic(key: str, predictions: list[str], references: list[str], lang: str):
+    """The corpus statistic behind a corrected-mode corpus key (e.g. "corrected.bleu1_corpus"), computed
+    on these pairs as scoring does (speaker prefixes stripped); None for any other key. Used by
+    `psybench compare` to recompute it on paired resamples."""
+    spec, metric = spec_of(key), metric_of(key)
+    if spec is None or metric is None or spec.level != "corpus" or spec.mode != "corrected":
+        return None
+    texts = {"corrected": ([tk.strip_speaker(p) for p in predictions], [tk.strip_speaker(r) for r in references])}
+    out = compute_metrics([metric.name], lang, texts, MetricSettings(bertscore=False))
+    return out[metric.name]["corrected"].corpus.get(key.split(".", 1)[1])

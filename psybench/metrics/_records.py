@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -130,8 +131,11 @@ def _choices(group: list[dict]) -> tuple[str, ...]:
 
 
 def score_records(records: list[dict], lang: str | None, settings: MetricSettings,
-                  source: str = "records") -> tuple[list[dict], dict[str, dict]]:
-    """Score validated records grouped by task -> (scores.jsonl lines in input order, results per task)."""
+                  source: str = "records", task_metrics: dict[str, tuple[str, ...]] | None = None
+                  ) -> tuple[list[dict], dict[str, dict]]:
+    """Score validated records grouped by task -> (scores.jsonl lines in input order, results per task).
+    `task_metrics` names the generation metrics of a task (its YAML `metrics:`) where settings.metrics
+    is None."""
     validate_records(records, lang, source)
     groups: dict[str, list[int]] = {}
     for i, rec in enumerate(records):
@@ -154,8 +158,11 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
                 paper_preds = [r.get("paper_prediction") if r.get("paper_prediction") is not None else r["prediction"]
                                for r in group]
             mask = [paper_kept(r) for r in group]
+            task_settings = settings
+            if settings.metrics is None and task_metrics and task in task_metrics:
+                task_settings = replace(settings, metrics=tuple(task_metrics[task]))
             res = score_generation([r["prediction"] for r in group], [r["reference"] for r in group], task_lang,
-                                   settings, paper_predictions=paper_preds, paper_mask=mask)
+                                   task_settings, paper_predictions=paper_preds, paper_mask=mask)
             entry = {"lang": task_lang, "kind": "generation", "n": len(group), "metrics": res.aggregates,
                      "n_empty_predictions": res.info["n_empty_predictions"],
                      "n_empty_references": res.info["n_empty_references"],

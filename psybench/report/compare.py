@@ -1,9 +1,9 @@
 """Paired comparison of two runs on their shared samples: per metric, B - A with a paired bootstrap
 CI and a two-sided p-value (seeded, vectorised numpy). Per-sample metrics come from scores.jsonl.
 Corrected-mode corpus metrics (corpus BLEU, Distinct-n) are recomputed on each paired resample from
-per-sample sufficient statistics of the shared samples' texts (predictions.jsonl), with
-psybench.metrics' own helpers; any other corpus metric (paper-mode Distinct / N) is listed as not
-compared rather than approximated."""
+per-sample sufficient statistics of the shared samples' texts (predictions.jsonl), by the metric's own
+declaration (psybench.metrics.corpus_statistic); any other corpus metric (paper-mode Distinct / N) is
+listed as not compared rather than approximated."""
 from __future__ import annotations
 
 import math
@@ -54,30 +54,21 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RE
 
 # ---- corpus-level metrics: recompute the corpus statistic on each paired resample -------------------
 def _corpus_statistic(key: str, hyps: list[str], refs: list[str], lang: str):
-    """f(counts (R, n)) -> R corpus values, for the corrected-mode corpus metrics, from the per-sample
-    sufficient statistics psybench.metrics uses itself; None for a metric it cannot recompute."""
-    from psybench.metrics import tokenize as tk
-    from psybench.metrics._ngram import bleu_from_stats, distinct_stats, sacrebleu_stats
+    """f(counts (R, n)) -> R corpus values for a corrected-mode corpus metric, from the metric's own
+    declaration in the registry; None for a metric that cannot be recomputed so."""
+    from psybench.metrics import corpus_statistic
 
-    hyps = [tk.strip_speaker(h) for h in hyps]
-    refs = [tk.strip_speaker(r) for r in refs]
-    for order in (1, 3):
-        if key == f"corrected.bleu{order}_corpus":
-            stats = sacrebleu_stats(hyps, refs, lang, order=3)
-            return lambda counts: bleu_from_stats(counts @ stats, order, effective_order=False)
-    for order in (1, 2):
-        if key == f"corrected.distinct{order}_corpus":
-            toks = [tk.words(h, lang) if lang == "zh" else tk.tokens_13a(h) for h in hyps]
-            dstats = distinct_stats(toks, order, pad=False)
-            return dstats.bootstrap
-    return None
+    stat = corpus_statistic(key, hyps, refs, lang)
+    if stat is None or stat.resampled(np.ones((1, len(hyps)))) is None:
+        return None
+    return stat.resampled
 
 
 def paired_corpus_bootstrap(stat_a, stat_b, n: int, resamples: int = BOOTSTRAP_RESAMPLES,
                             seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL) -> BootstrapResult:
     """stat_x(counts) gives the corpus statistic of each resample (rows of a (R, n) count matrix); the
     same resamples are used for A and B, so the difference is paired."""
-    from psybench.metrics._bootstrap import resample_counts
+    from psybench.metrics import resample_counts
 
     ones = np.ones((1, n))
     observed = float(stat_b(ones)[0] - stat_a(ones)[0])

@@ -251,14 +251,32 @@ def parse_task_file(path: Path) -> TaskSpec:
     if not isinstance(lang_note, str):
         raise _fail(path, "lang_note", f"expected a string, got {lang_note!r}")
     options, option_types = _options(path, builder, data.get("options", {}))
+    kind = _choice(path, "kind", data["kind"], KINDS)
+    metrics = _str_list(path, "metrics", data.get("metrics", []))
+    _check_metrics(path, kind, metrics)
     return TaskSpec(
         name=name, description=_str(path, "description", data["description"]).strip(),
-        kind=_choice(path, "kind", data["kind"], KINDS), builder=builder, langs=langs,
+        kind=kind, builder=builder, langs=langs,
         extract=_choice(path, "extract", data["extract"], EXTRACTS), defaults=defaults,
         target=_str_list(path, "target", data.get("target", []), TARGET_FIELDS),
-        metrics=_str_list(path, "metrics", data.get("metrics", [])),
-        generation=dict(generation), options=options, option_types=option_types,
+        metrics=metrics, generation=dict(generation), options=options, option_types=option_types,
         lang_note=lang_note.strip(), path=path, content_hash=hashlib.sha256(blob).hexdigest())
+
+
+def _check_metrics(path: Path, kind: str, metrics: tuple[str, ...]) -> None:
+    """A generation task names registered metrics (what its runs score); a classification task names
+    the classification metrics (computed together, as one block)."""
+    if kind == "classification":
+        from psybench.constants import CLASSIFICATION_METRICS
+
+        known = CLASSIFICATION_METRICS
+    else:
+        from psybench.metrics.registry import list_metrics
+
+        known = tuple(m.name for m in list_metrics())
+    for name in metrics:
+        if name not in known:
+            raise _fail(path, "metrics", f"unknown metric {name!r} (known: {', '.join(sorted(known))})")
 
 
 _CACHE: dict[tuple, TaskSpec] = {}  # per process: (path, mtime_ns, size) -> spec
