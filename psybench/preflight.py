@@ -78,7 +78,7 @@ def _generation_done(config: Any) -> bool:
     backend is never started, so it need not be reachable."""
     if config.overwrite:
         return False
-    from psybench.manifest import read_manifest
+    from psybench.runfiles import read_manifest
 
     manifest = read_manifest(Path(config.out)) or {}
     expected = sum(((manifest.get("counts") or {}).get("samples") or {}).values())

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -26,13 +24,11 @@ from psybench import __version__
 from psybench.cache import GenerationCache, sample_key
 from psybench.constants import (DEFAULT_MAX_TOKENS, DEFAULT_SEED, METRIC_MODES, PAPER_DECODING)
 from psybench.errors import BackendError, ConfigError, PredictionsError
-from psybench.manifest import (config_differences, git_commit, hardware, read_manifest, samples_hash,
-                               versions, write_manifest)
+from psybench.manifest import config_differences, git_commit, hardware, samples_hash, versions
+from psybench.runfiles import (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, PredictionsWriter, read_manifest,
+                               read_predictions, with_schema, write_manifest, write_results, write_scores)
 from psybench.records import GenerationParams, Output, Request, Sample
 
-PREDICTIONS_FILE = "predictions.jsonl"
-SCORES_FILE = "scores.jsonl"
-RESULTS_FILE = "results.json"
 STAGES = ("generate", "score", "all")
 DECODINGS = ("greedy", "paper")
 
@@ -145,82 +141,6 @@ class RunConfig:
                 data[key] = list(value)
         data.pop("progress", None)
         return data
-
-
-# ---------------------------------------------------------------------------------------------
-# predictions.jsonl: reading (with torn-line repair) and appending
-
-
-def read_predictions(path: Path, repair: bool = False) -> list[dict[str, Any]]:
-    """The records of a predictions file. A last line without its newline is a write cut by a kill:
-    with `repair` it is truncated away (it will be generated again), else it is an error. Any other bad
-    line, a record without `id`, or an id seen twice is a PredictionsError naming the line."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        if not repair:
-            line_no = data.count(b"\n") + 1
-            raise PredictionsError(f"{path}:{line_no}: incomplete last line (generation was "
-                                   "interrupted); rerun the generate stage to finish it")
-        with path.open("r+b") as fh:
-            fh.truncate(cut)
-            fh.flush()
-            os.fsync(fh.fileno())
-        data = data[:cut]
-    records: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(data.decode("utf-8", errors="replace").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise PredictionsError(f"{path}:{number}: not valid JSON ({err.msg}); fix or delete the line, "
-                                   "or rerun with --overwrite") from None
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-            raise PredictionsError(f"{path}:{number}: expected a JSON object with a string 'id'")
-        if record["id"] in seen:
-            raise PredictionsError(f"{path}:{number}: id {record['id']!r} already on line {seen[record['id']]}")
-        seen[record["id"]] = number
-        records.append(record)
-    return records
-
-
-class PredictionsWriter:
-    """Appends one JSON line per record; thread-safe; never writes an id twice."""
-
-    def __init__(self, path: Path, done: Iterable[str] = ()) -> None:
-        self.path = path
-        self._fh = path.open("a", encoding="utf-8")
-        self._lock = threading.Lock()
-        self._written = set(done)
-        self._last_sync = time.monotonic()
-
-    def __contains__(self, sample_id: str) -> bool:
-        return sample_id in self._written
-
-    def write(self, record: dict[str, Any]) -> bool:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            if record["id"] in self._written:
-                return False
-            self._fh.write(line)
-            self._fh.flush()
-            if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
-                os.fsync(self._fh.fileno())
-                self._last_sync = time.monotonic()
-            self._written.add(record["id"])
-            return True
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._fh.closed:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-                self._fh.close()
 
 
 def prediction_record(sample: Sample, output: Output) -> dict[str, Any]:
@@ -556,12 +476,6 @@ def _settings_dict(settings: Any) -> dict[str, Any]:
     return {"settings": str(settings)}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each task's `metrics:` (what a run scores unless --metrics): as the manifest recorded it at
     generation, else from the task's YAML (run directories made before the manifest kept it)."""
@@ -619,12 +533,12 @@ def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
             "status_counts": dict(Counter(r.get("status") for r in task_records)),
             "paper_status_counts": dict(Counter(r.get("paper_status") for r in task_records)),
             **{k: v for k, v in entry.items() if k not in ("lang", "n", "status_counts", "paper_status_counts")}}
-    score_lines = [json.dumps(line, ensure_ascii=False) for line in lines]
     results = {"run_id": run_dir.name, "model": config.get("model", manifest.get("model")),
                "backend": config.get("backend"), "created": datetime.now(timezone.utc).isoformat(),
                "psybench_version": __version__, "metric_settings": _settings_dict(settings), "tasks": tasks_out}
-    _atomic_write(run_dir / SCORES_FILE, "".join(line + "\n" for line in score_lines))
-    _atomic_write(run_dir / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_scores(run_dir, lines)
+    results = with_schema(results)
+    write_results(run_dir, results)
     if manifest:
         manifest.setdefault("timings", {})["score_s"] = round(time.monotonic() - t0, 3)
         manifest["metric_settings"] = results["metric_settings"]
@@ -666,32 +580,3 @@ def run(config: RunConfig) -> Path:
             raise PredictionsError(f"{run_dir}: not a run directory (no manifest.json or predictions.jsonl)")
         score_run(run_dir, metric_settings(config))
     return run_dir
-
-
-def results_table(results: dict[str, Any], console: Any = None) -> None:
-    """Print the aggregate scores per task (rich), with N, status counts and the CI."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = console or Console()
-    for task, res in results.get("tasks", {}).items():
-        status = ", ".join(f"{k} {v}" for k, v in sorted(res.get("status_counts", {}).items(), key=str))
-        paper_status = ", ".join(f"{k} {v}" for k, v in sorted(res.get("paper_status_counts", {}).items(), key=str))
-        table = Table(title=f"{results.get('model')} · {task} ({res.get('lang')}, {res.get('split')}, "
-                            f"turns {res.get('turns')}) · N={res.get('n')}",
-                      caption=f"status: {status} | paper status: {paper_status}")
-        for col in ("metric", "value", "95% CI", "n"):
-            table.add_column(col, justify="left" if col == "metric" else "right")
-        for key, m in res.get("metrics", {}).items():
-            if not isinstance(m, dict):
-                table.add_row(escape(key), escape(_fmt(m)), "", "")
-                continue
-            ci = f"[{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]" if m.get("ci_low") is not None else ""
-            # escape: "[all-MiniLM-L6-v2:L5]" in a key would otherwise be read as rich markup and vanish
-            table.add_row(escape(key), _fmt(m.get("value")), escape(ci), str(m.get("n", "")))
-        console.print(table)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

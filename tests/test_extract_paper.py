@@ -127,7 +127,7 @@ def test_old_predictions_without_truncated_still_validate_and_bad_values_fail():
     base = {"id": "a", "prediction": "hi", "reference": "Therapist: hi", "paper_status": "truncated"}
     validate_records([dict(base)], "en")
     from psybench.errors import PredictionsError
-    with pytest.raises(PredictionsError, match=r"^records line 1: field 'truncated' must be true, false or null$"):
+    with pytest.raises(PredictionsError, match=r"^records:1: field 'truncated' must be true, false or null$"):
         validate_records([dict(base, truncated="yes")], "en")
 
 

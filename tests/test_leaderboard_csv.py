@@ -160,7 +160,7 @@ def test_malformed_run_files_name_file_and_line(tmp_path, capsys):
     (run / "results.json").write_text('{"run_id": "bad",\n "tasks": }')
     assert main(["leaderboard", "add", str(run), "--dir", str(tmp_path / "lb")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"{run / 'results.json'}: not valid JSON (line 2" in err
+    assert err.count("\n") == 1 and f"{run / 'results.json'}:2: not valid JSON (Expecting value, column 11)" in err
     (run / "results.json").write_text('{"run_id": "bad", "tasks": {"dialog": {"metrics": {"x.y": 1}}}}')
     assert main(["leaderboard", "add", str(run), "--dir", str(tmp_path / "lb")]) == 2
     assert "tasks.dialog.metrics.x.y lacks 'value'" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from psybench import runner
 from psybench.cli import main
 from psybench.errors import BackendError, ConfigError, PredictionsError
 from psybench.metrics import unregister
-from psybench.runner import RunConfig, read_predictions
+from psybench.runfiles import read_predictions
+from psybench.runner import RunConfig
 
 HERE = Path(__file__).resolve().parent
 
@@ -285,7 +286,7 @@ def test_results_table_prints_the_encoder_in_bertscore_keys() -> None:
 
     from rich.console import Console
 
-    from psybench.runner import results_table
+    from psybench.report.summary import results_table
 
     buf = io.StringIO()
     results = {"model": "m", "tasks": {"dialog": {"lang": "en", "metrics": {

@@ -22,17 +22,17 @@ def _rec(i: str, pred="I hear you.", ref="Therapist: How do you feel?", **extra)
 
 
 @pytest.mark.parametrize("lines, lang, expected", [
-    ([_rec("a"), "{not json"], "en", "line 2: not valid JSON"),
-    ([_rec("a"), json.dumps({"id": "b", "prediction": "x"})], "en", "line 2: missing field 'reference'"),
+    ([_rec("a"), "{not json"], "en", "preds.jsonl:2: not valid JSON"),
+    ([_rec("a"), json.dumps({"id": "b", "prediction": "x"})], "en", "preds.jsonl:2: missing field 'reference'"),
     ([], "en", "no predictions (empty file)"),
-    ([_rec("a"), _rec("b"), _rec("a")], "en", "line 3: duplicate id 'a' (first on line 1)"),
-    ([_rec("a", pred=3)], "en", "line 1: field 'prediction' must be a string, got int"),
-    ([_rec("a", ref=None)], "en", "line 1: field 'reference' must be a string, got NoneType"),
-    ([_rec("a"), _rec("b", ref="治疗师：你最近感觉怎么样？")], "en", "line 2: reference is mostly Chinese"),
-    ([_rec("a")], "zh", "line 1: reference has no Chinese characters but --lang zh"),
-    ([_rec("a"), "[1, 2]"], "en", "line 2: expected a JSON object"),
-    ([_rec("a"), ""], "en", "line 2: blank line"),
-    ([_rec("a", lang="zh")], "en", "line 1: record lang 'zh' differs from --lang en"),
+    ([_rec("a"), _rec("b"), _rec("a")], "en", "preds.jsonl:3: duplicate id 'a' (first on line 1)"),
+    ([_rec("a", pred=3)], "en", "preds.jsonl:1: field 'prediction' must be a string, got int"),
+    ([_rec("a", ref=None)], "en", "preds.jsonl:1: field 'reference' must be a string, got NoneType"),
+    ([_rec("a"), _rec("b", ref="治疗师：你最近感觉怎么样？")], "en", "preds.jsonl:2: reference is mostly Chinese"),
+    ([_rec("a")], "zh", "preds.jsonl:1: reference has no Chinese characters but --lang zh"),
+    ([_rec("a"), "[1, 2]"], "en", "preds.jsonl:2: expected a JSON object"),
+    ([_rec("a"), ""], "en", "preds.jsonl:2: blank line"),
+    ([_rec("a", lang="zh")], "en", "preds.jsonl:1: record lang 'zh' differs from --lang en"),
 ])
 def test_bad_predictions_exit_2_one_line(tmp_path: Path, capsys, lines, lang, expected) -> None:
     path = _write(tmp_path, lines)
@@ -65,6 +65,6 @@ def test_english_encoder_refused_on_chinese(tmp_path: Path, capsys) -> None:
 
 
 def test_validate_records_for_runner_names_source() -> None:
-    with pytest.raises(PredictionsError, match=r"^runs/x/predictions.jsonl line 1: field 'labels' must be a list"):
+    with pytest.raises(PredictionsError, match=r"^runs/x/predictions.jsonl:1: field 'labels' must be a list"):
         validate_records([{"id": "a", "prediction": "", "reference": "", "gold_labels": ["Fear"], "labels": "Fear"}],
                          "en", "runs/x/predictions.jsonl")

@@ -12,7 +12,8 @@ from psybench.commands.score import parse_metrics
 from psybench.commands.tasks import checked_task_options
 from psybench.constants import DEFAULT_SEED, METRIC_MODES
 from psybench.jsonl import read_json
-from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, RESULTS_FILE, STAGES, RunConfig
+from psybench.runfiles import PREDICTIONS_FILE, RESULTS_FILE
+from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, STAGES, RunConfig
 
 
 REPORT_DIR = "report"  # the HTML report, inside the run directory
@@ -151,12 +152,14 @@ def handle(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
     results_path = run_dir / RESULTS_FILE
     if config.stage == "generate":
-        print(f"predictions written to {run_dir / runner.PREDICTIONS_FILE}; score them with "
+        print(f"predictions written to {run_dir / PREDICTIONS_FILE}; score them with "
               f"`psybench run --stage score --out {run_dir}` (same flags)", file=sys.stderr)
         return 0
     results = read_json(results_path)
     if args.verbose:
-        runner.results_table(results)
+        from psybench.report.summary import results_table
+
+        results_table(results)
     report_path = None
     if not args.no_report:
         from psybench.report.page import build_report

@@ -39,28 +39,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=handle)
 
 
-def _print_table(task_results: dict[str, dict]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    for task, res in task_results.items():
-        counts = [f"n={res['n']}"]
-        for key in ("n_empty_predictions", "n_dropped", "n_unparseable"):
-            if res.get(key):
-                counts.append(f"{key.removeprefix('n_')}={res[key]}")
-        table = Table(title=escape(f"{task} ({res['lang']}, {', '.join(counts)})"))
-        for col, just in (("metric", "left"), ("value", "right"), ("95% CI", "right"), ("n", "right"),
-                          ("level", "left")):
-            table.add_column(col, justify=just)
-        for key, agg in res["metrics"].items():
-            fmt = (lambda x: "-" if x is None else f"{x:.4f}")
-            table.add_row(escape(key), fmt(agg["value"]), escape(f"[{fmt(agg['ci_low'])}, {fmt(agg['ci_high'])}]"), str(agg["n"]),
-                          agg["level"])
-        console.print(table)
-
-
 def parse_metrics(text: str | None) -> tuple[str, ...] | None:
     """--metrics a,b -> ("a", "b"), checked against the registry (unknown: an error listing the known)."""
     if text is None:
@@ -91,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
     lines, results = score_records(records, args.lang, settings, source=str(args.predictions))
     scores_path, results_path = write_scores(args.out, lines, results, settings,
                                              extra={"source": str(args.predictions)})
-    _print_table(results)
+    from psybench.report.summary import results_table
+
+    results_table({"tasks": results})
     print(f"wrote {scores_path} and {results_path}")
     return 0

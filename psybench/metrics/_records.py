@@ -10,7 +10,6 @@ Paper mode leaves out, and counts as `n_dropped`, the records the authors' extra
 still score: there truncation is read from `finish_reason` "length" or the old "truncated" status."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -73,7 +72,7 @@ def validate_records(records: list[dict], lang: str | None, source: str = "recor
         raise PredictionsError(f"{source}: no predictions (empty file)")
     seen: dict[str, int] = {}
     for line, rec in enumerate(records, start=1):
-        where = f"{source} line {line}"
+        where = f"{source}:{line}"
         if not isinstance(rec, dict):
             raise PredictionsError(f"{where}: expected a JSON object, got {type(rec).__name__}")
         for name in _REQUIRED:
@@ -105,19 +104,12 @@ def validate_records(records: list[dict], lang: str | None, source: str = "recor
 
 def read_predictions(path: str | Path, lang: str | None = None) -> list[dict]:
     """Read and validate a predictions JSONL file (blank lines are not allowed: line numbers stay exact)."""
+    from psybench.runfiles import read_jsonl
+
     path = Path(path)
     if not path.is_file():
         raise PredictionsError(f"{path}: no such predictions file")
-    from psybench.jsonl import iter_lines  # bytes that are not UTF-8 -> one line naming line and offset
-
-    records = []
-    for line, text in iter_lines(path, PredictionsError):
-        if not text.strip():
-            raise PredictionsError(f"{path} line {line}: blank line (one JSON object per line)")
-        try:
-            records.append(json.loads(text))
-        except json.JSONDecodeError as err:
-            raise PredictionsError(f"{path} line {line}: not valid JSON ({err.msg}, column {err.colno})") from None
+    records = read_jsonl(path, blank_lines=False)
     validate_records(records, lang, str(path))
     return records
 
@@ -180,16 +172,11 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
 
 def write_scores(out_dir: str | Path, lines: list[dict], task_results: dict[str, dict],
                  settings: MetricSettings, extra: dict | None = None) -> tuple[Path, Path]:
-    """Write out_dir/scores.jsonl and out_dir/results.json; returns their paths."""
+    """Write out_dir/scores.jsonl and out_dir/results.json (psybench.runfiles); returns their paths."""
     from psybench import __version__
+    from psybench.runfiles import write_results
+    from psybench.runfiles import write_scores as write_score_lines
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    scores_path, results_path = out / "scores.jsonl", out / "results.json"
-    with scores_path.open("w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
     results = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "psybench_version": __version__,
                **(extra or {}), "metric_settings": settings.as_dict(), "tasks": task_results}
-    results_path.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return scores_path, results_path
+    return write_score_lines(out_dir, lines), write_results(out_dir, results)

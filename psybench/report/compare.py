@@ -14,7 +14,7 @@ import numpy as np
 
 from psybench.constants import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_LEVEL
 from psybench.errors import ConfigError
-from psybench.report.rundir import RunDir, load_run
+from psybench.runfiles import RunDir, load_run
 
 _CHUNK = 256  # resamples per vectorised block: bounds memory at _CHUNK x n indices
 

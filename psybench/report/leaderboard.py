@@ -21,7 +21,7 @@ from psybench.constants import EXTRACTION_FAILURES
 from psybench.errors import ConfigError, PredictionsError
 from psybench.paths import repo_root
 from psybench.report.keys import parse_key
-from psybench.report.rundir import RunDir, load_run
+from psybench.runfiles import RunDir, load_run
 
 # ---- The schema, in one place -------------------------------------------------------------------
 KEY_COLUMNS = ("model", "task", "lang", "split", "turns", "prompt_style", "metric_mode", "metric_model",

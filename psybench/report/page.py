@@ -17,7 +17,7 @@ from psybench import __version__
 from psybench.report import charts
 from psybench.report.keys import parse_key, table5_keys
 from psybench.report.leaderboard import CI_SUFFIXES, rows_from_run
-from psybench.report.rundir import RunDir, load_run
+from psybench.runfiles import RunDir, load_run
 
 N_EXAMPLES = 5  # example turns shown per run and task
 MAX_CHARTS = 24  # per section, so a classification run with 40 labels stays readable

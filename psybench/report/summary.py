@@ -81,3 +81,34 @@ def print_summary(results: dict[str, Any], run_dir: Path, report_path: Path | No
     if report_path is not None:
         print(f"HTML report: {report_path}")
         print(f"open it: python -m webbrowser -t {Path(report_path).resolve().as_uri()}")
+
+
+def results_table(results: dict[str, Any], console: Any = None) -> None:
+    """Every metric key of every task (value, CI, N, level): what `psybench score` prints and
+    `psybench run --verbose` adds after the summary. One renderer for both."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    for task, res in results.get("tasks", {}).items():
+        where = ", ".join(str(x) for x in (res.get("lang"), res.get("split") and f"{res['split']} split",
+                                           res.get("turns") and f"turns {res['turns']}") if x)
+        model = f"{results['model']} · " if results.get("model") else ""
+        table = Table(title=escape(f"{model}{task} ({where})"), caption=escape(outcome_line(res)))
+        for col in ("metric", "value", "95% CI", "n", "level"):
+            table.add_column(col, justify="left" if col in ("metric", "level") else "right")
+        for key, m in res.get("metrics", {}).items():
+            if not isinstance(m, dict):
+                table.add_row(escape(key), escape(_fmt(m)), "", "", "")
+                continue
+            ci = f"[{_fmt(m.get('ci_low'))}, {_fmt(m.get('ci_high'))}]" if m.get("ci_low") is not None else ""
+            # escape: "[all-MiniLM-L6-v2:L5]" in a key would otherwise be read as rich markup and vanish
+            table.add_row(escape(key), _fmt(m.get("value")), escape(ci), str(m.get("n", "")), str(m.get("level", "")))
+        console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

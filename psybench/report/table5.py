@@ -15,7 +15,7 @@ import pandas as pd
 from psybench.constants import TABLE5_COLUMNS, TABLE5_ROWS
 from psybench.errors import ConfigError
 from psybench.report.keys import table5_keys
-from psybench.report.rundir import RunDir, load_run
+from psybench.runfiles import RunDir, load_run
 
 # Table 5's English rows use the authors' 81-row split; it has no Chinese rows, so the Chinese
 # retrieval rows run on the seeded Chinese test split (the authors' Chinese split is unknown).
