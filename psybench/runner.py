@@ -122,6 +122,9 @@ class RunConfig:
             raise ConfigError(f"--repetition-penalty {cfg.repetition_penalty}: must be > 0 (1.0 = off)")
         if cfg.frequency_penalty is not None and not -2.0 <= cfg.frequency_penalty <= 2.0:
             raise ConfigError(f"--frequency-penalty {cfg.frequency_penalty}: must be within [-2, 2] (0 = off)")
+        from psybench.backends import check_options
+
+        check_options(cfg.backend, backend_options(cfg))  # an option the backend does not take: say so now
         if cfg.limit is not None and cfg.limit < 1:
             raise ConfigError(f"--limit {cfg.limit}: must be a positive number of samples")
         return cfg
@@ -255,10 +258,13 @@ def dry_run(config: RunConfig) -> str:
 # the generate stage
 
 
-def _backend_options(config: RunConfig) -> dict[str, Any]:
-    names = ("lora", "base_url", "tensor_parallel_size", "data_parallel_size", "max_model_len", "dtype",
-             "enforce_eager", "prefix_caching", "concurrency")
-    return {n: getattr(config, n) for n in names if getattr(config, n) is not None}
+def backend_options(config: RunConfig) -> dict[str, Any]:
+    """The backend options the run sets: RunConfig fields named like a declared CLI backend option
+    (psybench.backends.cli_options), None left out."""
+    from psybench.backends import cli_options
+
+    names = [option.name for option, _ in cli_options()]
+    return {n: getattr(config, n) for n in names if getattr(config, n, None) is not None}
 
 
 def _resolve_model(config: RunConfig) -> str:
@@ -344,7 +350,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     manifest["backend_started"] = False
     try:
         if n_remaining:
-            model, options = _resolve_model(config), _backend_options(config)
+            model, options = _resolve_model(config), backend_options(config)
             engine = json.dumps({k: getattr(config, k) for k in CACHE_KEY_OPTIONS}, sort_keys=True)
             cache = GenerationCache(config.cache) if config.use_cache else None
             bar = _progress(n_remaining, "generate", config.progress)

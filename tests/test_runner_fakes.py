@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from psybench.backends.options import BackendOption
+from psybench.backends.vllm import VLLMBackend
 from psybench.errors import BackendError
 from psybench.metrics import KeySpec, Metric, MetricOutput, per_mode, register
 from psybench.metrics.registry import UNBOUNDED
@@ -70,12 +72,18 @@ def reply_for(messages) -> str:
 
 class FakeBackend:
     """Calls on_output per request. fail_after=k: raises BackendError after k outputs (of this call);
-    empty_ids: those get an empty generation; error_ids: finish_reason 'error'; delay: seconds per output."""
+    empty_ids: those get an empty generation; error_ids: finish_reason 'error'; delay: seconds per output.
+    Registered as "vllm" through psybench.backends.register_backend, so runs use it like the real one."""
 
     name = "fake"
+    prompt_determined = True
     calls: list[int] = []  # number of requests per generate call, across instances (per test)
+    # what a run may pass to the vllm backend, plus this stand-in's own knobs
+    OPTIONS = tuple(o for o in VLLMBackend.OPTIONS) + (
+        BackendOption("fail_after", int, None, "", cli=False), BackendOption("empty_ids", tuple, (), "", cli=False),
+        BackendOption("error_ids", tuple, (), "", cli=False), BackendOption("delay", float, 0.0, "", cli=False))
 
-    def __init__(self, model=None, fail_after=None, empty_ids=(), error_ids=(), delay=0.0, **options):
+    def __init__(self, model=None, fail_after=None, empty_ids=(), error_ids=(), delay=0.0, **vllm_options):
         self.model, self.fail_after, self.delay = model, fail_after, delay
         self.empty_ids, self.error_ids = set(empty_ids), set(error_ids)
 
@@ -133,13 +141,17 @@ def install(setitem, setattr_, backend_kwargs=None) -> None:
     monkeypatch.setitem/setattr, or plain functions in a subprocess)."""
     import psybench
 
+    from psybench import backends
+
     tasks = fake_tasks_module()
-    backends = types.ModuleType("psybench.backends")
-    backends.create_backend = lambda name, model=None, **opts: FakeBackend(model, **{**opts, **(backend_kwargs or {})})
+    knobs = dict(backend_kwargs or {})
+    stand_in = type("ConfiguredFakeBackend", (FakeBackend,),
+                    {"__init__": lambda self, model=None, **opts: FakeBackend.__init__(self, model, **{**opts, **knobs})})
+    backends.register_backend("vllm", stand_in, replace=True)
     extract = types.ModuleType("psybench.extract")
     extract.extract = fake_extract
     register(WORDS, replace=True)
-    for name, mod in (("tasks", tasks), ("backends", backends), ("extract", extract)):
+    for name, mod in (("tasks", tasks), ("extract", extract)):
         setitem(sys.modules, f"psybench.{name}", mod)
         setattr_(psybench, name, mod)
 

@@ -16,6 +16,7 @@ import test_runner_fakes as fakes
 from psybench import runner
 from psybench.cli import main
 from psybench.errors import BackendError, ConfigError, PredictionsError
+from psybench.backends import unregister_backend
 from psybench.metrics import unregister
 from psybench.runfiles import read_predictions
 from psybench.runner import RunConfig
@@ -33,7 +34,8 @@ def stand_ins(monkeypatch):
 
     install()
     yield install
-    unregister(fakes.WORDS.name)  # the toy metric is for these tests only
+    unregister(fakes.WORDS.name)  # the toy metric and the stand-in backend are for these tests only
+    unregister_backend("vllm", restore="psybench.backends.vllm:VLLMBackend")
 
 
 def cfg(tmp_path: Path, **kw) -> RunConfig:

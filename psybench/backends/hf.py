@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 from psybench.backends.base import OnOutput
+from psybench.backends.options import BackendOption
 from psybench.backends.common import is_greedy, request_seed
 from psybench.backends.context import chat_token_counter, fit_messages
 from psybench.backends.fingerprint import model_fingerprint
@@ -18,10 +19,17 @@ DEFAULT_BATCH_SIZE = 8
 class HFBackend:
     name = "hf"
     prompt_determined = True
+    OPTIONS = (
+        BackendOption("dtype", str, "auto", "weights' dtype (auto, float32, bfloat16, float16)"),
+        BackendOption("device", str, None, "hf: torch device (default: cuda when available, else cpu)", cli=False),
+        BackendOption("batch_size", int, DEFAULT_BATCH_SIZE, "hf: prompts per generate call", cli=False),
+        BackendOption("max_model_len", int, None, "context length (prompt + output); history is cut to fit"),
+        BackendOption("lora", str, None, "LoRA adapter directory (PEFT)"),
+    )
 
     def __init__(self, model: str | os.PathLike, *, dtype: str = "auto", device: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_model_len: int | None = None,
-                 lora: str | os.PathLike | None = None, **_ignored) -> None:
+                 lora: str | os.PathLike | None = None) -> None:
         from psybench.preflight import check_model_name
 
         check_model_name(model)  # before loading: transformers would take a missing folder for a hub id
@@ -53,7 +61,7 @@ class HFBackend:
         self._fingerprint: str | None = None
 
     @staticmethod
-    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None, **_options) -> str:
+    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None) -> str:
         """fingerprint() from the model's files, without loading the model."""
         return model_fingerprint(model, lora)
 

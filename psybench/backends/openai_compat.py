@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from psybench.backends.base import OnOutput
+from psybench.backends.options import BackendOption
 from psybench.backends.common import is_greedy, request_seed
 from psybench.backends.context import chat_token_counter, fit_messages
 from psybench.constants import OPENAI_DEFAULT_BASE_URL
@@ -36,11 +37,23 @@ BACKOFF_CAP_S = 30.0
 class OpenAIBackend:
     name = "openai"
     prompt_determined = True  # no offline_fingerprint: the model's root is the server's to tell
+    OPTIONS = (
+        BackendOption("base_url", str, None, f"OpenAI-compatible server URL (default: $OPENAI_BASE_URL, else "
+                      f"{OPENAI_DEFAULT_BASE_URL})"),
+        BackendOption("concurrency", int, DEFAULT_CONCURRENCY, "openai: parallel requests"),
+        BackendOption("max_retries", int, DEFAULT_MAX_RETRIES, "openai: retries of a failed request", cli=False),
+        BackendOption("timeout", float, DEFAULT_TIMEOUT_S, "openai: seconds per request", cli=False),
+        BackendOption("backoff_base", float, BACKOFF_BASE_S, "openai: first retry delay (s)", cli=False),
+        BackendOption("backoff_cap", float, BACKOFF_CAP_S, "openai: longest retry delay (s)", cli=False),
+        BackendOption("tokenizer", str, None, "openai: the served model's tokenizer, to cut long histories",
+                      cli=False),
+        BackendOption("max_model_len", int, None, "context length (prompt + output); history is cut to fit"),
+    )
 
     def __init__(self, model: str | None = None, *, base_url: str | None = None, concurrency: int = DEFAULT_CONCURRENCY,
                  max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT_S,
                  backoff_base: float = BACKOFF_BASE_S, backoff_cap: float = BACKOFF_CAP_S,
-                 tokenizer: str | None = None, max_model_len: int | None = None, **_ignored) -> None:
+                 tokenizer: str | None = None, max_model_len: int | None = None) -> None:
         import openai
 
         if not model:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from psybench.backends.base import OnOutput
+from psybench.backends.options import BackendOption
 from psybench.backends.fingerprint import file_sha256
 from psybench.errors import PredictionsError
 from psybench.jsonl import iter_jsonl
@@ -20,9 +21,9 @@ TEXT_FIELDS = ("raw_output", "output", "prediction")
 class ReplayBackend:
     name = "replay"
     prompt_determined = False  # an output belongs to its sample id, whatever the prompt
+    OPTIONS = (BackendOption("path", str, None, "replay: the predictions file (or --model)", cli=False),)
 
-    def __init__(self, model: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
-                 **_ignored) -> None:
+    def __init__(self, model: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None) -> None:
         source = path or model
         if source is None:
             raise PredictionsError("replay backend: give the predictions file (--model FILE.jsonl)")
@@ -46,8 +47,8 @@ class ReplayBackend:
         return rows
 
     @staticmethod
-    def offline_fingerprint(model: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
-                            **_options) -> str | None:
+    def offline_fingerprint(model: str | os.PathLike | None = None, path: str | os.PathLike | None = None
+                            ) -> str | None:
         """fingerprint() without parsing the file; None when it is missing (creating the backend says so)."""
         source = path or model
         if source is None or not Path(source).is_file():

@@ -17,6 +17,7 @@ from psybench.backends.base import OnOutput
 from psybench.backends.common import is_greedy, request_seed
 from psybench.backends.context import chat_token_counter, fit_messages
 from psybench.backends.fingerprint import model_fingerprint
+from psybench.backends.options import BackendOption
 from psybench.errors import BackendError, ConfigError, MissingResourceError
 from psybench.records import GenerationParams, Output, Request
 
@@ -27,8 +28,6 @@ CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1"}
 PRIVACY_ENV_DEFAULTS = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
                         # vLLM logs INFO to stdout, burying psybench's results table; set it to INFO to see them
                         "VLLM_LOGGING_LEVEL": "WARNING"}
-# options other backends take, which callers may pass through to any backend
-FOREIGN_OPTIONS = ("concurrency", "base_url", "batch_size", "tokenizer", "timeout", "max_retries", "device")
 
 
 def _installed(dist: str) -> bool:
@@ -68,17 +67,30 @@ def _import_vllm():
 class VLLMBackend:
     name = "vllm"
     prompt_determined = True
+    OPTIONS = (
+        BackendOption("dtype", str, "auto", "weights' dtype (auto, float32, bfloat16, float16)"),
+        BackendOption("enforce_eager", bool, None, "vllm: no CUDA graphs / compilation (default on CPU)"),
+        BackendOption("max_model_len", int, None, "context length (prompt + output); history is cut to fit"),
+        BackendOption("tensor_parallel_size", int, 1, "vllm: GPUs per model replica"),
+        BackendOption("data_parallel_size", int, 1, "vllm: engine replicas"),
+        BackendOption("lora", str, None, "LoRA adapter directory (PEFT)"),
+        BackendOption("gpu_memory_utilization", float, None, "vllm: share of GPU memory the engine may take",
+                      cli=False),
+        BackendOption("prefix_caching", bool, True, "vllm: compute every request from scratch when off (outputs "
+                      "independent of request order)"),
+        BackendOption("seed", int, 0, "vllm: engine seed", cli=False),
+        BackendOption("chunk_size", int, DEFAULT_CHUNK_SIZE, "vllm: requests per engine call", cli=False),
+    )
 
     def __init__(self, model: str | os.PathLike, *, dtype: str = "auto", enforce_eager: bool | None = None,
                  max_model_len: int | None = None, tensor_parallel_size: int = 1,
                  data_parallel_size: int = 1, seed: int = 0, lora: str | os.PathLike | None = None,
                  gpu_memory_utilization: float | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  prefix_caching: bool = True, **engine_kwargs) -> None:
+        """`engine_kwargs` go to vllm.LLM unchanged (EngineArgs rejects a name it does not know)."""
         from psybench.preflight import check_model_name
 
         check_model_name(model)  # before vLLM starts: it would take a missing folder for a hub id
-        for option in FOREIGN_OPTIONS:
-            engine_kwargs.pop(option, None)
         vllm = _import_vllm()
         self.model = str(model)
         self.lora = str(Path(lora).resolve()) if lora else None
@@ -127,7 +139,7 @@ class VLLMBackend:
         return int(json.loads(config.read_text()).get("r", 8))
 
     @staticmethod
-    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None, **_options) -> str:
+    def offline_fingerprint(model: str | os.PathLike, lora: str | os.PathLike | None = None) -> str:
         """fingerprint() from the model's files, without starting the engine."""
         return model_fingerprint(model, lora)
 

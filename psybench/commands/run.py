@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from psybench.backends import BACKENDS, cli_options
 from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir
 from psybench.commands.score import parse_metrics
 from psybench.commands.tasks import checked_task_options
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     f"With no --model: SmolLM2-135M-Instruct on vLLM, English dialog, --limit "
                     f"{DEFAULT_RUN['limit']}, max_tokens {DEFAULT_RUN['max_tokens']}.")
     p.add_argument("--model", default=None, help="model path or name (default: the embedded SmolLM2-135M-Instruct)")
-    p.add_argument("--backend", default="vllm", choices=("vllm", "openai", "hf", "replay"))
+    p.add_argument("--backend", default="vllm", choices=BACKENDS)
     p.add_argument("--tasks", default="dialog", help="comma-separated task names (see `psybench tasks`)")
     p.add_argument("--lang", default="en", choices=("en", "zh"))
     p.add_argument("--split", default="seeded", choices=("seeded", "table5", "released"))
@@ -61,19 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--verbose", action="store_true",
                    help="print every metric key, and third-party start-up output (vLLM, transformers)")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report (runs/NAME/report/)")
-    g = p.add_argument_group("backend options")
-    g.add_argument("--lora", default=None, help="LoRA adapter directory (vllm, hf)")
-    g.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai backend)")
-    g.add_argument("--tensor-parallel-size", type=int, default=None)
-    g.add_argument("--data-parallel-size", type=int, default=None)
-    g.add_argument("--max-model-len", type=int, default=None)
-    g.add_argument("--dtype", default=None)
-    g.add_argument("--enforce-eager", action="store_true", default=None)
-    g.add_argument("--no-prefix-caching", dest="prefix_caching", action="store_false", default=None,
-                   help="vllm: compute every request from scratch (outputs independent of request order)")
-    g.add_argument("--concurrency", type=int, default=None, help="parallel requests (openai backend)")
-    g.add_argument("--chunk-size", type=int, default=0,
+    p.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
+    add_backend_option_args(p)
     add_task_option_args(p)
     add_data_dir_arg(p)
     p.set_defaults(func=handle)
@@ -91,12 +82,22 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         metrics=parse_metrics(args.metrics),
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
-        cache=args.cache, use_cache=not args.no_cache, lora=args.lora, base_url=args.base_url,
-        tensor_parallel_size=args.tensor_parallel_size, data_parallel_size=args.data_parallel_size,
-        max_model_len=args.max_model_len, dtype=args.dtype, enforce_eager=args.enforce_eager,
-        prefix_caching=args.prefix_caching,
-        concurrency=args.concurrency, chunk_size=args.chunk_size, progress=not args.no_progress,
-        task_options=checked_task_options(args, tasks))
+        cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,
+        task_options=checked_task_options(args, tasks),
+        **{option.name: getattr(args, option.name) for option, _ in cli_options()})
+
+
+def add_backend_option_args(parser: argparse.ArgumentParser) -> None:
+    """One flag per backend option the backends declare (backends/options.py), with the backends taking
+    it; unset flags stay None so the backend's own default applies."""
+    group = parser.add_argument_group("backend options (declared by each backend; another backend's is an error)")
+    for option, names in cli_options():
+        text = f"{option.help} [{', '.join(names)}]"
+        if option.type is bool:
+            action = "store_false" if option.default is True else "store_true"
+            group.add_argument(option.flag, dest=option.name, action=action, default=None, help=text)
+        else:
+            group.add_argument(option.flag, dest=option.name, type=option.type, default=None, help=text)
 
 
 def quiet_third_party() -> None:
