@@ -52,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     if checkpoints and (args.from_runs or explicit):
         raise ConfigError("--checkpoint runs models; --from-runs/--row read finished runs: use one or the other")
     if checkpoints:
-        mapping = table5.run_table5_grid(checkpoints, args.out, backend=args.backend, limit=args.limit,
+        mapping = run_table5_grid(checkpoints, args.out, backend=args.backend, limit=args.limit,
                                          decoding=args.decoding, bertscore_model=args.bertscore_model,
                                          data_dir=args.data_dir or env_data_dir(), strict=args.strict,
                                          max_tokens=args.max_tokens)
@@ -62,3 +62,24 @@ def handle(args: argparse.Namespace) -> int:
     filled = ", ".join(f"{row}={rr.run.path}" for row, rr in mapping.items()) or "none (paper values only)"
     print(f"{md_path}\n{csv_path}\nrows with psybench numbers: {filled}")
     return 0
+
+
+def run_table5_grid(checkpoints: dict[str, str], out_dir: Path, backend: str = "vllm", limit: int | None = None,
+                    decoding: str = "greedy", bertscore_model: str | None = None,
+                    data_dir: Path | None = None, **run_options) -> dict:
+    """Run every row that has a checkpoint (both metric modes) into out_dir/runs/table5-ROW."""
+    from psybench.report import table5
+    from psybench.runfiles import load_run
+    from psybench.runner import RunConfig, run
+
+    for row_id in checkpoints:
+        table5.row_spec(row_id)  # fail on a bad row id before any generation
+    mapping = {}
+    for row_id, model in checkpoints.items():
+        row = table5.TABLE5_ROWS[row_id]
+        config = RunConfig(model=model, backend=backend, tasks=(row["task"],), lang=row["lang"],
+                           split=table5.ROW_SPLIT[row["lang"]], turns=row["turns"], prompt_style="paper", limit=limit,
+                           decoding=decoding, modes=table5.MODES, bertscore_model=bertscore_model,
+                           out=Path(out_dir) / "runs" / f"table5-{row_id}", data_dir=data_dir, **run_options)
+        mapping[row_id] = table5.check_fits(row_id, load_run(run(config)))
+    return mapping

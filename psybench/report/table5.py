@@ -33,14 +33,14 @@ class RowRun:
     task: str
 
 
-def _row(row_id: str) -> dict[str, Any]:
+def row_spec(row_id: str) -> dict[str, Any]:
     if row_id not in TABLE5_ROWS:
         raise ConfigError(f"unknown Table 5 row {row_id!r} (rows: {', '.join(TABLE5_ROWS)})")
     return TABLE5_ROWS[row_id]
 
 
-def _check_fits(row_id: str, run: RunDir) -> RowRun:
-    row = _row(row_id)
+def check_fits(row_id: str, run: RunDir) -> RowRun:
+    row = row_spec(row_id)
     if row["task"] not in run.tasks:
         raise ConfigError(f"{run.path}: has no task {row['task']!r} needed by Table 5 row {row_id} "
                           f"(tasks: {', '.join(sorted(run.tasks))})")
@@ -56,7 +56,7 @@ def map_runs(runs: list[Path | str], explicit: dict[str, Path | str] | None = No
     """Table 5 row id -> the run (and task) that fills it."""
     mapping: dict[str, RowRun] = {}
     for row_id, path in (explicit or {}).items():
-        mapping[row_id] = _check_fits(row_id, load_run(path))
+        mapping[row_id] = check_fits(row_id, load_run(path))
     explicit_paths = {Path(p).resolve() for p in (explicit or {}).values()}
     for path in runs:
         if Path(path).resolve() in explicit_paths:
@@ -75,7 +75,7 @@ def map_runs(runs: list[Path | str], explicit: dict[str, Path | str] | None = No
             row_id = candidates[0]
         if row_id in mapping:
             raise ConfigError(f"{path}: Table 5 row {row_id} already has run {mapping[row_id].run.path}")
-        mapping[row_id] = _check_fits(row_id, run)
+        mapping[row_id] = check_fits(row_id, run)
     return mapping
 
 
@@ -152,22 +152,3 @@ def write_table5(frame: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
     frame.to_csv(csv_path, index=False, float_format="%.6g", lineterminator="\n")
     md_path.write_text(table5_markdown(frame), encoding="utf-8")
     return md_path, csv_path
-
-
-def run_table5_grid(checkpoints: dict[str, str], out_dir: Path, backend: str = "vllm", limit: int | None = None,
-                    decoding: str = "greedy", bertscore_model: str | None = None,
-                    data_dir: Path | None = None, **run_options: Any) -> dict[str, RowRun]:
-    """Run every row that has a checkpoint (both metric modes) into out_dir/runs/table5-ROW."""
-    from psybench.runner import RunConfig, run
-
-    for row_id in checkpoints:
-        _row(row_id)  # fail on a bad row id before any generation
-    mapping = {}
-    for row_id, model in checkpoints.items():
-        row = TABLE5_ROWS[row_id]
-        config = RunConfig(model=model, backend=backend, tasks=(row["task"],), lang=row["lang"],
-                           split=ROW_SPLIT[row["lang"]], turns=row["turns"], prompt_style="paper", limit=limit,
-                           decoding=decoding, modes=MODES, bertscore_model=bertscore_model,
-                           out=Path(out_dir) / "runs" / f"table5-{row_id}", data_dir=data_dir, **run_options)
-        mapping[row_id] = _check_fits(row_id, load_run(run(config)))
-    return mapping
