@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psybench import __version__
 from psybench.cache import GenerationCache, sample_key
@@ -28,6 +28,10 @@ from psybench.manifest import config_differences, git_commit, hardware, samples_
 from psybench.runfiles import (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, PredictionsWriter, read_manifest,
                                read_predictions, with_schema, write_manifest, write_results, write_scores)
 from psybench.records import GenerationParams, Output, Request, Sample
+
+if TYPE_CHECKING:  # imported where used: `psybench run --help` should not pay for them
+    from psybench.metrics import MetricSettings
+    from psybench.tasks import BuildReport, TaskSpec
 
 STAGES = ("generate", "score", "all")
 DECODINGS = ("greedy", "paper")
@@ -177,20 +181,9 @@ def prediction_record(sample: Sample, output: Output) -> dict[str, Any]:
 # building samples and decoding settings
 
 
-def _task_generation(spec: Any) -> dict[str, Any]:
-    """A TaskSpec's generation settings as a dict (max_tokens, stop), whatever shape the spec keeps."""
-    gen = getattr(spec, "generation", None)
-    if dataclasses.is_dataclass(gen):
-        gen = dataclasses.asdict(gen)
-    gen = dict(gen or {})
-    for key in ("max_tokens", "stop"):
-        if key not in gen and getattr(spec, key, None) is not None:
-            gen[key] = getattr(spec, key)
-    return gen
-
-
-def generation_params(config: RunConfig, spec: Any = None) -> GenerationParams:
-    task_gen = _task_generation(spec) if spec is not None else {}
+def generation_params(config: RunConfig, spec: TaskSpec | None = None) -> GenerationParams:
+    """The decoding of a task's samples: the run's flags over the task's `generation:` (max_tokens, stop)."""
+    task_gen = dict(spec.generation) if spec is not None else {}
     stop = tuple(task_gen.get("stop") or ())
     penalties = dict(repetition_penalty=float(config.repetition_penalty or 1.0),
                      frequency_penalty=float(config.frequency_penalty or 0.0))
@@ -206,20 +199,10 @@ def generation_params(config: RunConfig, spec: Any = None) -> GenerationParams:
 @dataclass
 class TaskBuild:
     name: str
-    spec: Any
+    spec: TaskSpec
     samples: list[Sample]
-    report: Any
+    report: BuildReport
     content_hash: str
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    if report is None:
-        return {}
-    if dataclasses.is_dataclass(report):
-        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
-    if isinstance(report, dict):
-        return json.loads(json.dumps(report, default=str))
-    return {"report": str(report)}
 
 
 def build_tasks(config: RunConfig) -> list[TaskBuild]:
@@ -317,11 +300,11 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
     manifest["timings"]["build_s"] = round(time.monotonic() - t0, 3)
     old = _check_resume(run_dir, config, builds)
     manifest["task_hashes"] = {b.name: b.content_hash for b in builds}
-    manifest["task_spec_hashes"] = {b.name: getattr(b.spec, "content_hash", None) for b in builds}
+    manifest["task_spec_hashes"] = {b.name: b.spec.content_hash for b in builds}
     manifest["task_metrics"] = {b.name: list(b.spec.metrics) for b in builds if b.spec.kind == "generation"}
-    manifest["split_hashes"] = {b.name: getattr(b.report, "split_hash", None) for b in builds}
+    manifest["split_hashes"] = {b.name: b.report.split_hash for b in builds}
     manifest["counts"]["samples"] = {b.name: len(b.samples) for b in builds}
-    manifest["counts"]["build_report"] = {b.name: _report_dict(b.report) for b in builds}
+    manifest["counts"]["build_report"] = {b.name: json.loads(json.dumps(b.report.as_dict(), default=str)) for b in builds}
     if old:  # a resumed run keeps what the first attempt learnt about the model
         for key in ("model_fingerprint", "backend_info"):
             if manifest.get(key) is None:  # new_manifest holds None: setdefault would keep it
@@ -373,8 +356,8 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
             try:
                 # The model's identity without starting the backend (its files; the replay file), so a run
                 # the cache covers starts no engine. Registries without it (test stand-ins) start one.
-                offline = getattr(backend_registry, "offline_fingerprint", None)
-                fingerprint = offline(config.backend, model, **options) if cache is not None and offline else None
+                fingerprint = backend_registry.offline_fingerprint(config.backend, model, **options) \
+                    if cache is not None else None
                 if fingerprint is not None:
                     prompt_determined = backend_registry.backend_class(config.backend).prompt_determined
                     for b in builds:
@@ -465,21 +448,17 @@ def _record_generation_counts(manifest: dict[str, Any], pred_path: Path) -> None
 # the score stage
 
 
-def metric_settings(config: RunConfig) -> Any:
-    """psybench.metrics.MetricSettings from the run's flags (only the fields the class has)."""
+def metric_settings(config: RunConfig) -> MetricSettings:
+    """psybench.metrics.MetricSettings from the run's flags."""
     from psybench.metrics import MetricSettings
 
-    wanted = {"modes": tuple(config.modes), "bertscore_model": config.bertscore_model,
-              "bertscore_layer": config.bertscore_layer, "progress": config.progress,
-              "metrics": tuple(config.metrics) if config.metrics is not None else None}
-    names = {f.name for f in dataclasses.fields(MetricSettings)}
-    return MetricSettings(**{k: v for k, v in wanted.items() if k in names and v is not None})
+    return MetricSettings(modes=tuple(config.modes), bertscore_model=config.bertscore_model,
+                          bertscore_layer=config.bertscore_layer,
+                          metrics=tuple(config.metrics) if config.metrics is not None else None)
 
 
-def _settings_dict(settings: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(settings):
-        return json.loads(json.dumps(dataclasses.asdict(settings), default=str))
-    return {"settings": str(settings)}
+def _settings_dict(settings: MetricSettings) -> dict[str, Any]:
+    return json.loads(json.dumps(settings.as_dict(), default=str))
 
 
 def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -502,7 +481,7 @@ def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, t
     return out
 
 
-def score_run(run_dir: Path | str, settings: Any) -> dict[str, Any]:
+def score_run(run_dir: Path | str, settings: MetricSettings) -> dict[str, Any]:
     """Score a run directory's predictions.jsonl; write scores.jsonl and results.json; return results."""
     from psybench.metrics import score_records
 

@@ -1,16 +1,18 @@
-"""Hand-written stand-ins for the runner's unit tests (tasks, backend, extract; a toy metric), so the runner's
-own logic (resume, cache, stages, manifest, errors) is tested fast and deterministically. The real
-pieces are exercised by the slow tests (test_resume.py, test_main_job.py).
+"""Stand-ins for the runner's unit tests, so the runner's own logic (resume, cache, stages, manifest,
+errors) is tested fast and deterministically: synthetic samples from a task builder, a deterministic
+backend, a toy metric. They enter through the registries users use (register_builder and a tasks
+directory, register_backend, the metric registry), never by replacing modules; extraction and scoring
+are the real ones. The real engines are exercised by the slow tests (test_resume.py, test_main_job.py).
 
 Also runnable as a script: `python tests/test_runner_fakes.py RUN_FLAGS...` runs `psybench run` with
 these stand-ins installed (for the kill -9 test, which needs a separate process)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
-import types
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from psybench.backends.vllm import VLLMBackend
 from psybench.errors import BackendError
 from psybench.metrics import KeySpec, Metric, MetricOutput, per_mode, register
 from psybench.metrics.registry import UNBOUNDED
-from psybench.records import Output, Prediction, Sample
+from psybench.records import Output, Sample
 
 N_SAMPLES = 12
 
@@ -35,33 +37,31 @@ def make_samples(task: str, n: int = N_SAMPLES) -> list[Sample]:
     return out
 
 
-@dataclass
-class FakeSpec:
-    name: str
-    kind: str = "generation"
-    generation: dict | None = None
-    metrics: tuple = ()
-    content_hash: str = "spec-hash"
+STAND_IN_TASKS = ("dialog", "reasoning")
+TASK_YAML = """name: {name}
+description: stand-in task for the runner's unit tests
+kind: generation
+builder: runner_stand_in
+langs: [en]
+extract: response
+metrics: [words]
+generation: {{max_tokens: 32}}
+"""
 
 
-@dataclass
-class FakeReport:
-    sessions: int
-    skipped: int = 0
+class StandInBuilder:
+    """Builds make_samples(task) whatever the data holds (the sessions and split are the real ones)."""
+
+    @staticmethod
+    def build(spec, sessions, split, options):
+        return make_samples(spec.name), {}
 
 
-def build_samples_with_report(task, lang, split="seeded", turns="all", prompt_style="paper", data_dir=None,
-                              limit=None, strict=False, **options):
-    samples = make_samples(task)[:limit] if limit else make_samples(task)
-    return samples, FakeReport(sessions=len(samples))
-
-
-def fake_tasks_module() -> types.ModuleType:
-    mod = types.ModuleType("psybench.tasks")
-    mod.get_task = lambda name: FakeSpec(name, generation={"max_tokens": 32}, metrics=("words",))
-    mod.build_samples_with_report = build_samples_with_report
-    mod.format_sample = lambda s: "\n".join(f"[{m['role']}] {m['content']}" for m in s.messages)
-    return mod
+def write_tasks_dir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in STAND_IN_TASKS:
+        (folder / f"{name}.yaml").write_text(TASK_YAML.format(name=name))
+    return folder
 
 
 def reply_for(messages) -> str:
@@ -117,14 +117,6 @@ class FakeBackend:
         pass
 
 
-def fake_extract(text, finish_reason, sample, mode) -> Prediction:
-    if not text.strip():
-        return Prediction(id=sample.id, raw=text, response="", status="empty")
-    if mode == "paper":
-        return Prediction(id=sample.id, raw=text, response=text, status="ok")
-    return Prediction(id=sample.id, raw=text, response=text.removeprefix("Therapist:").strip(), status="ok")
-
-
 def _words(mode, hyps, refs, inp) -> MetricOutput:
     return MetricOutput(per_sample={"words": np.array([float(len(h.split())) for h in hyps])})
 
@@ -136,31 +128,43 @@ WORDS = Metric(name="words", description="words per reply (runner tests)",
                compute=per_mode(_words))
 
 
-def install(setitem, setattr_, backend_kwargs=None) -> None:
-    """Install the stand-ins: `setitem(sys.modules, name, module)`, `setattr_(obj, name, value)` (pytest's
-    monkeypatch.setitem/setattr, or plain functions in a subprocess)."""
-    import psybench
-
+def install(tasks_folder: Path, setenv, backend_kwargs=None) -> None:
+    """Register the stand-ins (builder, backend as "vllm", toy metric) and point PSYBENCH_TASKS_DIR at a
+    tasks directory of stand-in tasks (`setenv(name, value)`: pytest's monkeypatch.setenv, or os.environ's
+    __setitem__ in a subprocess). `uninstall()` undoes the registrations."""
     from psybench import backends
+    from psybench.tasks import register_builder
 
-    tasks = fake_tasks_module()
+    register(WORDS, replace=True)  # before the task files that name it are read
+    register_builder("runner_stand_in", StandInBuilder)
     knobs = dict(backend_kwargs or {})
     stand_in = type("ConfiguredFakeBackend", (FakeBackend,),
                     {"__init__": lambda self, model=None, **opts: FakeBackend.__init__(self, model, **{**opts, **knobs})})
     backends.register_backend("vllm", stand_in, replace=True)
-    extract = types.ModuleType("psybench.extract")
-    extract.extract = fake_extract
-    register(WORDS, replace=True)
-    for name, mod in (("tasks", tasks), ("extract", extract)):
-        setitem(sys.modules, f"psybench.{name}", mod)
-        setattr_(psybench, name, mod)
+    setenv("PSYBENCH_TASKS_DIR", str(write_tasks_dir(tasks_folder)))
+    if not os.environ.get("PSYBENCH_DATA_DIR"):  # the builder ignores the data, but a build loads it
+        from conftest import _find_data_dir
+
+        found = _find_data_dir()
+        if found is not None:
+            setenv("PSYBENCH_DATA_DIR", str(found))
+
+
+def uninstall() -> None:
+    from psybench.backends import unregister_backend
+    from psybench.metrics import unregister
+    from psybench.tasks import unregister_builder
+
+    unregister(WORDS.name)
+    unregister_builder("runner_stand_in")
+    unregister_backend("vllm", restore="psybench.backends.vllm:VLLMBackend")
 
 
 if __name__ == "__main__":  # subprocess entry for the kill -9 test
-    import os
+    import tempfile
 
     delay = float(os.environ.get("FAKE_DELAY", "0"))
-    install(lambda d, k, v: d.__setitem__(k, v), lambda o, k, v: setattr(o, k, v), {"delay": delay})
+    install(Path(tempfile.mkdtemp(prefix="stand-in-tasks-")), os.environ.__setitem__, {"delay": delay})
     from psybench.cli import main
 
     sys.exit(main(["run", *sys.argv[1:]]))

@@ -2,6 +2,7 @@
 config mismatch, backend failure, manifest fields, dry-run, and CLI errors."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -16,8 +17,6 @@ import test_runner_fakes as fakes
 from psybench import runner
 from psybench.cli import main
 from psybench.errors import BackendError, ConfigError, PredictionsError
-from psybench.backends import unregister_backend
-from psybench.metrics import unregister
 from psybench.runfiles import read_predictions
 from psybench.runner import RunConfig
 
@@ -25,17 +24,15 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
-def stand_ins(monkeypatch):
+def stand_ins(monkeypatch, tmp_path):
     fakes.FakeBackend.calls = []
 
     def install(**backend_kwargs):
-        fakes.install(monkeypatch.setitem, lambda o, k, v: monkeypatch.setattr(o, k, v, raising=False),
-                      backend_kwargs)
+        fakes.install(tmp_path / "stand-in-tasks", monkeypatch.setenv, backend_kwargs)
 
     install()
     yield install
-    unregister(fakes.WORDS.name)  # the toy metric and the stand-in backend are for these tests only
-    unregister_backend("vllm", restore="psybench.backends.vllm:VLLMBackend")
+    fakes.uninstall()  # the stand-ins are for these tests only
 
 
 def cfg(tmp_path: Path, **kw) -> RunConfig:
@@ -77,12 +74,15 @@ def test_manifest_fields(stand_ins, tmp_path):
     run_dir = runner.run(cfg(tmp_path, limit=5))
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["config"]["model"] == "fake-model" and m["config"]["limit"] == 5 and m["config"]["tasks"] == ["dialog"]
-    assert m["split_hashes"] == {"dialog": None} and m["timings"]["backend_start_s"] >= 0
+    assert len(m["split_hashes"]["dialog"]) == 64 and m["timings"]["backend_start_s"] >= 0  # the real seeded split
     assert m["model_fingerprint"] == "fake:fake-model" and m["backend_info"]["engine"] == "fake"
-    assert len(m["task_hashes"]["dialog"]) == 64 and m["task_spec_hashes"]["dialog"] == "spec-hash"
+    yaml_sha = hashlib.sha256((Path(os.environ["PSYBENCH_TASKS_DIR"]) / "dialog.yaml").read_bytes()).hexdigest()
+    assert len(m["task_hashes"]["dialog"]) == 64 and m["task_spec_hashes"]["dialog"] == yaml_sha
     assert m["counts"]["samples"] == {"dialog": 5} and m["counts"]["predictions"] == 5
     assert m["counts"]["status"] == {"ok": 5} and m["counts"]["cached"] == 0
-    assert m["counts"]["build_report"] == {"dialog": {"sessions": 5, "skipped": 0}}
+    report = m["counts"]["build_report"]["dialog"]
+    assert (report["n_samples"], report["n_built"], report["limit"], report["skipped"], report["n_test_sessions"]) == (
+        5, fakes.N_SAMPLES, 5, {}, 78)  # 78: the English seeded split's test sessions
     assert m["counts"]["history_turns_cut"] == 0
     assert {"build_s", "generate_s", "score_s"} <= set(m["timings"])
     assert {"psybench", "torch", "transformers", "vllm", "python"} <= set(m["versions"])
@@ -219,7 +219,8 @@ def test_dry_run(stand_ins, tmp_path, capsys):
     assert "model: SmolLM2-135M-Instruct  backend: vllm" in out
     assert "dialog: 3 samples" in out and "reasoning: 3 samples" in out
     assert "max_tokens 256, temperature 0.0, frequency_penalty 1.0)" in out
-    assert "--- first prompt: dialog/100000/1 ---\n[user] I feel worried about exam number 0." in out
+    assert ("--- first prompt: dialog/100000/1 ---\n=== dialog/100000/1 (dialog, en, generation, extract=response)\n"
+            "--- [0] user\nI feel worried about exam number 0.\n--- target\n") in out
     assert not (tmp_path / "r").exists() and fakes.FakeBackend.calls == []
 
 
@@ -241,7 +242,11 @@ def test_embedded_default_resolution():
 def test_generation_params():
     from psybench.constants import PAPER_DECODING
 
-    spec = fakes.FakeSpec("dialog", generation={"max_tokens": 32, "stop": ["\nClient:"]})
+    import dataclasses
+
+    from psybench.tasks import get_task
+
+    spec = dataclasses.replace(get_task("dialog"), generation={"max_tokens": 32, "stop": ["\nClient:"]})
     g = runner.generation_params(RunConfig(model="m").resolved(), spec)
     assert (g.max_tokens, g.temperature, g.top_p, g.seed, g.stop) == (32, 0.0, 1.0, 0, ("\nClient:",))
     p = runner.generation_params(RunConfig(model="m", decoding="paper", seed=7).resolved(), spec)

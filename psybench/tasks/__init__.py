@@ -29,7 +29,6 @@ unique; build_samples checks that. Dialogue prompt helpers for other builders: c
 """
 from __future__ import annotations
 
-import importlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -40,11 +39,24 @@ from typing import Any
 from psybench.errors import ConfigError
 from psybench.records import Sample
 from psybench.tasks.common import BuildOptions
-from psybench.tasks.registry import (PROMPT_STYLES, SPLITS, TURNS, TaskSpec, get_task, list_tasks, load_specs,
-                                     parse_option_value, tasks_dir)
+from psybench.tasks.registry import (
+    PROMPT_STYLES,
+    SPLITS,
+    TURNS,
+    TaskSpec,
+    builder_of,
+    get_task,
+    list_tasks,
+    load_specs,
+    parse_option_value,
+    register_builder,
+    tasks_dir,
+    unregister_builder,
+)
 
 __all__ = ["BuildOptions", "BuildReport", "TaskSpec", "build_samples", "build_samples_with_report",
-           "check_task_options", "format_sample", "get_task", "list_tasks", "tasks_dir"]
+           "check_task_options", "format_sample", "get_task", "list_tasks", "register_builder", "tasks_dir",
+           "unregister_builder"]
 
 LANG_NAMES = {"en": "English", "zh": "Chinese"}
 
@@ -163,7 +175,7 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     extra = _build_options(spec, options)  # before loading data: a bad option fails at once
     sessions = load_sessions(lang, data_dir, strict)
     the_split = _split(split, lang, data_dir, sessions)
-    builder = importlib.import_module(f"psybench.tasks.{spec.builder}")
+    builder = builder_of(spec)
     opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra=extra,
                         limit=limit)
     samples, skipped = builder.build(spec, sessions, the_split, opts)

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from psybench.data import labels as vocab
+from psybench.data.splits import Split
 from psybench.records import Sample, Session, Turn
 from psybench.tasks import prompts
 from psybench.tasks.common import BuildOptions, base_meta, test_sessions
+
+if TYPE_CHECKING:
+    from psybench.tasks.registry import TaskSpec
 
 VOCABULARIES = {"emotion": vocab.EMOTIONS, "strategy": vocab.STRATEGIES,
                 "psychotherapy": vocab.PSYCHOTHERAPIES, "topic": vocab.TOPICS}
@@ -95,7 +99,7 @@ def _prompt(session: Session, label: str, choices: tuple[str, ...], dialog: str,
     return text + fmt[lang]
 
 
-def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOptions
+def build(spec: TaskSpec, sessions: Sequence[Session], split: Split, options: BuildOptions
           ) -> tuple[list[Sample], dict[str, int]]:
     label = str(options.extra.get("label", spec.name))
     if label not in VOCABULARIES:

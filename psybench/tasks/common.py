@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from psybench.data.splits import Split
 from psybench.errors import DataError
 from psybench.records import Session
 
@@ -20,12 +21,12 @@ class BuildOptions:
     limit: int | None = None  # build_samples keeps the first `limit`; costly builders may stop there early
 
 
-def test_sessions(sessions: Sequence[Session], split: Any) -> list[tuple[Session, dict[str, Any]]]:
+def test_sessions(sessions: Sequence[Session], split: Split) -> list[tuple[Session, dict[str, Any]]]:
     """(session, row meta) for each test row of the split, in split order. Row meta carries the
     table5 chunk info ({"chunk", "n_chunks"}; psybench uses the whole session), else is empty."""
     by_id = {s.dialog_id: s for s in sessions}
     rows = {}
-    for row in getattr(split, "rows", ()) or ():
+    for row in split.rows:
         row = dict(row)
         rows.setdefault(str(row.get("dialog_id")), {k: v for k, v in row.items() if k != "dialog_id"})
     out = []
@@ -36,7 +37,7 @@ def test_sessions(sessions: Sequence[Session], split: Any) -> list[tuple[Session
     return out
 
 
-def base_meta(session: Session, split: Any, row: dict[str, Any], turn_index: int) -> dict[str, Any]:
+def base_meta(session: Session, split: Split, row: dict[str, Any], turn_index: int) -> dict[str, Any]:
     meta: dict[str, Any] = {"dialog_id": session.dialog_id, "turn_index": turn_index, "topic": session.topic,
                             "psychotherapy": session.psychotherapy, "split": split.name}
     meta.update(row)

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from psybench.constants import PAPER_OBSERVATION_ONLY_INSTRUCTION, PAPER_REASONING_ONLY_INSTRUCTION
+from psybench.data.splits import Split
 from psybench.records import Sample, Session
 from psybench.tasks.chat import (
     ChatMessage, needs_previous, previous_sessions, reference_text, run_observation, run_reasoning, session_chat,
 )
 from psybench.tasks.common import BuildOptions, base_meta, test_sessions
+
+if TYPE_CHECKING:
+    from psybench.tasks.registry import TaskSpec
 
 MIX_PARTS = ("dialog", "reasoning", "observation", "reasoning_only", "observation_only")
 
@@ -52,7 +56,7 @@ def _aux_messages(chat: list[ChatMessage], k: int, part: str, lang: str) -> tupl
     return tuple(history)
 
 
-def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOptions
+def build(spec: TaskSpec, sessions: Sequence[Session], split: Split, options: BuildOptions
           ) -> tuple[list[Sample], dict[str, int]]:
     mix = bool(options.extra.get("mix"))
     parts = MIX_PARTS if mix else (str(options.extra.get("variant", "dialog")),)

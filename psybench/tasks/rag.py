@@ -18,13 +18,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psybench import retrieval
+from psybench.data.splits import Split
 from psybench.errors import ConfigError
 from psybench.records import Sample, Session, Turn
 from psybench.tasks import dialogue
 from psybench.tasks.common import BuildOptions
+
+if TYPE_CHECKING:
+    from psybench.tasks.registry import TaskSpec
 
 RETRIEVAL_MODEL_ENV = "PSYBENCH_RETRIEVAL_MODEL"
 TEXT = {
@@ -100,7 +104,7 @@ def _inject(messages: tuple[dict[str, str], ...], block: str) -> tuple[dict[str,
     return tuple(out)
 
 
-def build(spec: Any, sessions: Sequence[Session], split: Any, options: BuildOptions
+def build(spec: TaskSpec, sessions: Sequence[Session], split: Split, options: BuildOptions
           ) -> tuple[list[Sample], dict[str, int]]:
     explained = bool(options.extra.get("rag_explanations", False))
     k = _opt(options, "rag_k", 3, int)

@@ -222,8 +222,9 @@ def parse_task_file(path: Path) -> TaskSpec:
     if name != path.stem:
         raise _fail(path, "name", f"{name!r} must equal the file name {path.stem!r}")
     builder = _str(path, "builder", data["builder"])
-    if not builder.isidentifier() or importlib.util.find_spec(f"psybench.tasks.{builder}") is None:
-        raise _fail(path, "builder", f"no module psybench.tasks.{builder}")
+    if not builder.isidentifier() or (builder not in _BUILDERS and
+                                      importlib.util.find_spec(f"psybench.tasks.{builder}") is None):
+        raise _fail(path, "builder", f"no module psybench.tasks.{builder} and no registered builder {builder!r}")
     langs = _str_list(path, "langs", data["langs"], LANGS)
     if not langs:
         raise _fail(path, "langs", "empty")
@@ -261,6 +262,28 @@ def parse_task_file(path: Path) -> TaskSpec:
         target=_str_list(path, "target", data.get("target", []), TARGET_FIELDS),
         metrics=metrics, generation=dict(generation), options=options, option_types=option_types,
         lang_note=lang_note.strip(), path=path, content_hash=hashlib.sha256(blob).hexdigest())
+
+
+_BUILDERS: dict[str, Any] = {}  # name -> an object with build(); besides the modules psybench.tasks.<name>
+
+
+def register_builder(name: str, builder: Any) -> None:
+    """Make `builder` (anything with `build(spec, sessions, split, options)`, see psybench.tasks) available
+    to task files as `builder: name` (a plugin's or a test's builder)."""
+    if not name.isidentifier() or not callable(getattr(builder, "build", None)):
+        raise ConfigError(f"builder {name!r}: needs an identifier name and a build() function")
+    _BUILDERS[name] = builder
+
+
+def unregister_builder(name: str) -> None:
+    _BUILDERS.pop(name, None)
+
+
+def builder_of(spec: TaskSpec) -> Any:
+    """The registered builder, else the module psybench.tasks.<builder>."""
+    if spec.builder in _BUILDERS:
+        return _BUILDERS[spec.builder]
+    return importlib.import_module(f"psybench.tasks.{spec.builder}")
 
 
 def _check_metrics(path: Path, kind: str, metrics: tuple[str, ...]) -> None:
