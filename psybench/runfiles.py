@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from psybench.errors import PredictionsError
 from psybench.jsonl import iter_lines, read_text
@@ -28,6 +28,67 @@ RESULTS_FILE = "results.json"
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 1  # of results.json and manifest.json; raise it when a field changes meaning
 FSYNC_INTERVAL_S = 0.5  # predictions: flush every line (survives kill -9); fsync at most this often
+
+
+# ---- the records (JSON documents: TypedDicts type them where they flow, with no conversion layer) ----
+class MetricValue(TypedDict):
+    value: float | None  # None: no sample to average (JSON has no NaN)
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    level: str  # "sample" | "corpus"
+
+
+class TaskResults(TypedDict, total=False):
+    lang: str
+    kind: str  # "generation" | "classification"
+    split: str | None
+    turns: str | None
+    prompt_style: str | None
+    n: int
+    status_counts: dict[str, int]
+    paper_status_counts: dict[str, int]
+    truncated: int
+    n_dropped: int
+    n_empty_predictions: int
+    n_empty_references: int
+    n_unparseable: int
+    bertscore: dict[str, Any] | None
+    metrics: dict[str, MetricValue]
+    info: dict[str, Any]
+
+
+class RunResults(TypedDict, total=False):
+    schema_version: int
+    run_id: str
+    model: str | None
+    backend: str | None
+    created: str
+    psybench_version: str
+    source: str  # `psybench score`: the predictions file
+    metric_settings: dict[str, Any]
+    tasks: dict[str, TaskResults]
+
+
+class Manifest(TypedDict, total=False):
+    schema_version: int
+    run_id: str
+    psybench_version: str
+    created: str
+    config: dict[str, Any]  # RunConfig.generation_identity()
+    task_hashes: dict[str, str]
+    task_spec_hashes: dict[str, str]
+    task_metrics: dict[str, list[str]]
+    split_hashes: dict[str, str]
+    model_fingerprint: str | None
+    backend_info: dict[str, Any] | None
+    backend_started: bool
+    versions: dict[str, str | None]
+    git_commit: str | None
+    hardware: dict[str, Any]
+    timings: dict[str, float]
+    counts: dict[str, Any]
+    metric_settings: dict[str, Any]
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -104,11 +165,11 @@ def read_predictions(path: str | Path, repair: bool = False) -> list[dict[str, A
     return records
 
 
-def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+def read_manifest(run_dir: str | Path) -> Manifest | None:
     path = Path(run_dir) / MANIFEST_FILE
     if not path.is_file():
         return None
-    return read_json_object(path, "; fix it or rerun with --overwrite")
+    return read_json_object(path, "; fix it or rerun with --overwrite")  # type: ignore[return-value]
 
 
 # ---- writing -------------------------------------------------------------------------------------
@@ -136,11 +197,11 @@ def with_schema(data: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, **{k: v for k, v in data.items() if k != "schema_version"}}
 
 
-def write_manifest(run_dir: str | Path, manifest: dict[str, Any]) -> Path:
+def write_manifest(run_dir: str | Path, manifest: Manifest) -> Path:
     return write_json(Path(run_dir) / MANIFEST_FILE, with_schema(manifest))
 
 
-def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
+def write_results(run_dir: str | Path, results: RunResults) -> Path:
     return write_json(Path(run_dir) / RESULTS_FILE, with_schema(results))
 
 
@@ -187,8 +248,8 @@ class PredictionsWriter:
 @dataclass
 class RunDir:
     path: Path
-    results: dict[str, Any]
-    manifest: dict[str, Any] = field(default_factory=dict)
+    results: RunResults
+    manifest: Manifest = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -203,10 +264,10 @@ class RunDir:
         return int(self.results.get("schema_version", 0))
 
     @property
-    def tasks(self) -> dict[str, dict[str, Any]]:
+    def tasks(self) -> dict[str, TaskResults]:
         return self.results["tasks"]
 
-    def task(self, name: str | None) -> tuple[str, dict[str, Any]]:
+    def task(self, name: str | None) -> tuple[str, TaskResults]:
         """(task name, task results); `name=None` is allowed when the run holds one task."""
         if name is None:
             if len(self.tasks) != 1:

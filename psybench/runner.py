@@ -25,7 +25,8 @@ from psybench.cache import GenerationCache, sample_key
 from psybench.constants import (DEFAULT_MAX_TOKENS, DEFAULT_SEED, METRIC_MODES, PAPER_DECODING)
 from psybench.errors import BackendError, ConfigError, PredictionsError
 from psybench.manifest import config_differences, git_commit, hardware, samples_hash, versions
-from psybench.runfiles import (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, PredictionsWriter, read_manifest,
+from psybench.runfiles import (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, Manifest, PredictionsWriter, RunResults,
+                               TaskResults, read_manifest,
                                read_predictions, with_schema, write_manifest, write_results, write_scores)
 from psybench.records import GenerationParams, Output, Request, Sample
 
@@ -275,7 +276,7 @@ def _restart_clock(bar: Any) -> None:
     bar.refresh()
 
 
-def _check_resume(run_dir: Path, config: RunConfig, builds: list[TaskBuild]) -> dict[str, Any] | None:
+def _check_resume(run_dir: Path, config: RunConfig, builds: list[TaskBuild]) -> Manifest | None:
     old = read_manifest(run_dir)
     if old is None:
         return None
@@ -290,7 +291,7 @@ def _check_resume(run_dir: Path, config: RunConfig, builds: list[TaskBuild]) -> 
     return old
 
 
-def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -> None:
+def generate_stage(config: RunConfig, run_dir: Path, manifest: Manifest) -> None:
     """Generate every sample not yet in predictions.jsonl; cache hits cost nothing, and when the cache
     holds every missing sample no backend is started (the model's identity comes from its files)."""
     from psybench import backends as backend_registry
@@ -432,7 +433,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: dict[str, Any]) -
                            f"{missing[0]}); rerun the same command to retry them")
 
 
-def _record_generation_counts(manifest: dict[str, Any], pred_path: Path) -> None:
+def _record_generation_counts(manifest: Manifest, pred_path: Path) -> None:
     records = read_predictions(pred_path, repair=False) if pred_path.is_file() else []
     counts = manifest["counts"]
     counts["predictions"] = len(records)
@@ -461,7 +462,7 @@ def _settings_dict(settings: MetricSettings) -> dict[str, Any]:
     return json.loads(json.dumps(settings.as_dict(), default=str))
 
 
-def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
+def _task_metrics(manifest: Manifest, tasks: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Each task's `metrics:` (what a run scores unless --metrics): as the manifest recorded it at
     generation, else from the task's YAML (run directories made before the manifest kept it)."""
     from psybench import tasks as task_registry
@@ -481,7 +482,7 @@ def _task_metrics(manifest: dict[str, Any], tasks: Iterable[str]) -> dict[str, t
     return out
 
 
-def score_run(run_dir: Path | str, settings: MetricSettings) -> dict[str, Any]:
+def score_run(run_dir: Path | str, settings: MetricSettings) -> RunResults:
     """Score a run directory's predictions.jsonl; write scores.jsonl and results.json; return results."""
     from psybench.metrics import score_records
 
@@ -509,7 +510,7 @@ def score_run(run_dir: Path | str, settings: MetricSettings) -> dict[str, Any]:
     t0 = time.monotonic()
     lines, task_results = score_records(records, None, settings, source=str(pred_path),
                                         task_metrics=_task_metrics(manifest, by_task))
-    tasks_out: dict[str, Any] = {}
+    tasks_out: dict[str, TaskResults] = {}
     for task, entry in task_results.items():
         task_records = by_task[task]
         tasks_out[task] = {
@@ -535,7 +536,7 @@ def score_run(run_dir: Path | str, settings: MetricSettings) -> dict[str, Any]:
 # the whole run
 
 
-def new_manifest(config: RunConfig) -> dict[str, Any]:
+def new_manifest(config: RunConfig) -> Manifest:
     return {"run_id": config.out.name, "psybench_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(), "config": config.generation_identity(),
             "task_hashes": {}, "model_fingerprint": None, "backend_info": None, "versions": versions(),

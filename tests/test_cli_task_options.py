@@ -7,7 +7,8 @@ import json
 import pytest
 
 from psybench.cli import main
-from psybench.commands import add_task_option_args, task_options_from_args
+from psybench.commands import add_task_option_args, raw_task_options
+from psybench.commands.tasks import checked_task_options
 from psybench.errors import ConfigError
 
 
@@ -17,16 +18,23 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def test_values_are_yaml_scalars_and_named_flags_win() -> None:
+def test_values_are_typed_by_the_task_declaration_and_named_flags_win() -> None:
     args = _parse(["--task-option", "rag_k=5", "--task-option", "rag_explanations=true",
                    "--task-option", "retrieval_model=minilm", "--retrieval-model", "e5", "--rag-k", "2"])
-    assert task_options_from_args(args) == {"rag_k": 2, "rag_explanations": True, "retrieval_model": "e5"}
-    assert task_options_from_args(_parse(["--task-option", "max_chars=1.5"])) == {"max_chars": 1.5}
+    raw, flags = raw_task_options(args)
+    assert raw == {"rag_k": 2, "rag_explanations": "true", "retrieval_model": "e5"}
+    assert flags["rag_k"] == "--rag-k 2" and flags["rag_explanations"] == "--task-option rag_explanations=true"
+    assert checked_task_options(args, ["rag_dialog"]) == {"rag_k": 2, "rag_explanations": True,
+                                                           "retrieval_model": "e5"}
+    assert checked_task_options(_parse(["--task-option", "max_chars=300"]), ["topic"]) == {"max_chars": 300}
+    with pytest.raises(ConfigError, match=r"--task-option max_chars=1.5: expected an integer for option max_chars "
+                                          r"of task topic"):
+        checked_task_options(_parse(["--task-option", "max_chars=1.5"]), ["topic"])
 
 
 def test_malformed_task_option_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
-        task_options_from_args(_parse(["--task-option", "=3"]))
+        raw_task_options(_parse(["--task-option", "=3"]))
     assert main(["run", "--task-option", "nokey", "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["psybench: error: --task-option 'nokey': expected KEY=VALUE"]

@@ -31,20 +31,22 @@ def add_task_option_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--rag-k", type=int, default=None, help="task 4: sessions retrieved per sample (default 3)")
 
 
-def task_options_from_args(args: argparse.Namespace) -> dict:
-    """--task-option KEY=VALUE pairs (values parsed as YAML scalars) plus the named task-4 flags."""
-    import yaml
-
+def raw_task_options(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
+    """(name -> value as typed, name -> the flag that gave it) from --task-option KEY=VALUE and the named
+    task-4 flags (which win). Only the syntax is checked here: the values are typed by each task's
+    declaration (psybench.tasks.check_task_options), the one place options are parsed."""
     from psybench.errors import ConfigError
 
-    options: dict = {}
+    raw: dict = {}
+    flags: dict[str, str] = {}
     for item in args.task_option:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--task-option {item!r}: expected KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value) if value else ""
+        raw[key.strip()], flags[key.strip()] = value, f"--task-option {item}"
     if args.retrieval_model:
-        options["retrieval_model"] = args.retrieval_model
+        raw["retrieval_model"], flags["retrieval_model"] = args.retrieval_model, \
+            f"--retrieval-model {args.retrieval_model}"
     if args.rag_k is not None:
-        options["rag_k"] = args.rag_k
-    return options
+        raw["rag_k"], flags["rag_k"] = args.rag_k, f"--rag-k {args.rag_k}"
+    return raw, flags

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from psybench.commands import add_data_dir_arg, add_task_option_args, task_options_from_args
+from psybench.commands import add_data_dir_arg, add_task_option_args, raw_task_options
 from psybench.constants import LANGS
 
 
@@ -31,18 +31,9 @@ def checked_task_options(args: argparse.Namespace, tasks: list[str] | tuple[str,
     """--task-option KEY=VALUE, --retrieval-model and --rag-k as typed options of `tasks`: an option none
     of them declares, or a value of the wrong type, is a ConfigError naming the flag and listing the
     options they know."""
-    if not task_options_from_args(args):  # checks KEY=VALUE syntax; nothing given: nothing to check
+    raw, flags = raw_task_options(args)
+    if not raw:
         return {}
-    raw: dict = {}
-    flags: dict[str, str] = {}
-    for item in args.task_option:  # the strings as typed: each is parsed to its declared type
-        key, _, value = item.partition("=")
-        raw[key.strip()], flags[key.strip()] = value, f"--task-option {item}"
-    if args.retrieval_model:  # the named flags win over --task-option
-        raw["retrieval_model"], flags["retrieval_model"] = args.retrieval_model, \
-            f"--retrieval-model {args.retrieval_model}"
-    if args.rag_k is not None:
-        raw["rag_k"], flags["rag_k"] = args.rag_k, f"--rag-k {args.rag_k}"
     from psybench.tasks import check_task_options
 
     return check_task_options(tasks, raw, flags)

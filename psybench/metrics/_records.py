@@ -14,12 +14,15 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psybench.errors import PredictionsError
 from psybench.metrics import tokenize as tk
 from psybench.metrics._classification import score_classification
 from psybench.metrics._generation import MetricSettings, score_generation
+
+if TYPE_CHECKING:
+    from psybench.runfiles import TaskResults
 
 DEFAULT_TASK = "default"
 _REQUIRED = ("id", "prediction", "reference")
@@ -124,7 +127,7 @@ def _choices(group: list[dict]) -> tuple[str, ...]:
 
 def score_records(records: list[dict], lang: str | None, settings: MetricSettings,
                   source: str = "records", task_metrics: dict[str, tuple[str, ...]] | None = None
-                  ) -> tuple[list[dict], dict[str, dict]]:
+                  ) -> tuple[list[dict], dict[str, TaskResults]]:
     """Score validated records grouped by task -> (scores.jsonl lines in input order, results per task).
     `task_metrics` names the generation metrics of a task (its YAML `metrics:`) where settings.metrics
     is None."""
@@ -133,7 +136,7 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
     for i, rec in enumerate(records):
         groups.setdefault(rec.get("task") or DEFAULT_TASK, []).append(i)
     lines: list[dict | None] = [None] * len(records)
-    results: dict[str, dict] = {}
+    results: dict[str, TaskResults] = {}
     for task, idx in groups.items():
         group = [records[i] for i in idx]
         task_lang = lang or group[0]["lang"]
@@ -170,7 +173,7 @@ def score_records(records: list[dict], lang: str | None, settings: MetricSetting
     return lines, results  # type: ignore[return-value]
 
 
-def write_scores(out_dir: str | Path, lines: list[dict], task_results: dict[str, dict],
+def write_scores(out_dir: str | Path, lines: list[dict], task_results: dict[str, TaskResults],
                  settings: MetricSettings, extra: dict | None = None) -> tuple[Path, Path]:
     """Write out_dir/scores.jsonl and out_dir/results.json (psybench.runfiles); returns their paths."""
     from psybench import __version__

@@ -10,6 +10,7 @@ from typing import Any
 
 from psybench.constants import TABLE5_COLUMNS
 from psybench.report.keys import table5_keys
+from psybench.runfiles import RunResults, TaskResults
 
 CLASSIFICATION_HEADLINE = ("cls.accuracy", "cls.macro_f1", "cls.example_f1", "cls.unparseable_rate")
 
@@ -28,7 +29,7 @@ def _n(metrics: dict[str, Any], keys: list[str]) -> str:
     return "/".join(str(n) for n in sorted(x for x in ns if x is not None)) or "-"
 
 
-def outcome_line(res: dict[str, Any]) -> str:
+def outcome_line(res: TaskResults) -> str:
     """How the outputs ended: N, truncated, extraction statuses of both modes."""
     n = res.get("n", 0)
     parts = [f"N {n}"]
@@ -41,7 +42,7 @@ def outcome_line(res: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def print_summary(results: dict[str, Any], run_dir: Path, report_path: Path | None = None,
+def print_summary(results: RunResults, run_dir: Path, report_path: Path | None = None,
                   console: Any = None) -> None:
     """Print the short summary of a scored run (see the module doc)."""
     from rich.console import Console
@@ -83,7 +84,7 @@ def print_summary(results: dict[str, Any], run_dir: Path, report_path: Path | No
         print(f"open it: python -m webbrowser -t {Path(report_path).resolve().as_uri()}")
 
 
-def results_table(results: dict[str, Any], console: Any = None) -> None:
+def results_table(results: RunResults, console: Any = None) -> None:
     """Every metric key of every task (value, CI, N, level): what `psybench score` prints and
     `psybench run --verbose` adds after the summary. One renderer for both."""
     from rich.console import Console

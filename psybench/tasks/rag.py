@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from psybench import retrieval
 from psybench.data.splits import Split
@@ -43,14 +43,6 @@ TEXT = {
            "end": "案例结束。"},
 }
 ELLIPSIS = "…"
-
-
-def _opt(options: BuildOptions, name: str, default: Any, kind: type) -> Any:
-    value = options.extra.get(name, default)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"task option {name}: expected {kind.__name__}, got {value!r}") from None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -106,12 +98,11 @@ def _inject(messages: tuple[dict[str, str], ...], block: str) -> tuple[dict[str,
 
 def build(spec: TaskSpec, sessions: Sequence[Session], split: Split, options: BuildOptions
           ) -> tuple[list[Sample], dict[str, int]]:
-    explained = bool(options.extra.get("rag_explanations", False))
-    k = _opt(options, "rag_k", 3, int)
-    query_turns = _opt(options, "rag_query_turns", 4, int)
-    max_chars = _opt(options, "rag_max_chars", 3000, int)
-    params = retrieval.IndexParams(chunk_turns=_opt(options, "rag_chunk_turns", 6, int),
-                                   chunk_stride=_opt(options, "rag_chunk_stride", 4, int))
+    explained = options.extra["rag_explanations"]
+    # typed, with the task file's defaults (tasks/rag_*.yaml `options:`): build_samples fills them in
+    k, query_turns, max_chars = options.extra["rag_k"], options.extra["rag_query_turns"], options.extra["rag_max_chars"]
+    params = retrieval.IndexParams(chunk_turns=options.extra["rag_chunk_turns"],
+                                   chunk_stride=options.extra["rag_chunk_stride"])
     if k < 1 or query_turns < 0 or max_chars < 200:
         raise ConfigError(f"task {spec.name}: need rag_k >= 1, rag_query_turns >= 0, rag_max_chars >= 200")
     base_opts = replace(options, extra={**options.extra, "variant": "dialog", "mix": False})
