@@ -12,7 +12,7 @@ import sys
 from psybench.errors import PsybenchError
 
 # Order is the order of `psybench --help`.
-COMMAND_MODULES = ("run", "score", "data", "tasks", "metrics", "table5", "leaderboard", "compare", "report")
+COMMAND_MODULES = ("run", "score", "data", "tasks", "metrics", "export", "table5", "leaderboard", "compare", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

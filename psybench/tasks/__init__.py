@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,8 +156,10 @@ def _check(name: str, value: str, allowed: tuple[str, ...]) -> str:
 
 def build_samples_with_report(task: str, lang: str, split: str | None = None, turns: str | None = None,
                               prompt_style: str | None = None, data_dir: Path | None = None,
-                              limit: int | None = None, strict: bool = False, **options: Any
+                              limit: int | None = None, strict: bool = False, side: str = "test", **options: Any
                               ) -> tuple[list[Sample], BuildReport]:
+    """The task's samples on the split's test side (the benchmark), or with side="train" on its training
+    side (psybench export: the same builders and prompts, for fine-tuning data)."""
     from psybench.data import load_sessions
 
     start = time.perf_counter()
@@ -175,6 +177,13 @@ def build_samples_with_report(task: str, lang: str, split: str | None = None, tu
     extra = _build_options(spec, options)  # before loading data: a bad option fails at once
     sessions = load_sessions(lang, data_dir, strict)
     the_split = _split(split, lang, data_dir, sessions)
+    if side == "train":  # the builders build split.test_ids: hand them the training side instead
+        if spec.builder == "rag":
+            raise ConfigError(f"task {task}: retrieval draws on the training side, so it has no training side "
+                              "of its own to build")
+        the_split = replace(the_split, test_ids=the_split.train_ids, train_ids=the_split.test_ids, rows=())
+    elif side != "test":
+        raise ConfigError(f"side {side!r}: choose test or train")
     builder = builder_of(spec)
     opts = BuildOptions(lang=lang, turns=turns, prompt_style=prompt_style, extra=extra,
                         limit=limit)
