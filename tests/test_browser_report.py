@@ -69,7 +69,15 @@ def test_report_in_headless_chromium(tmp_path):
             # untrusted text is escaped, not executed
             assert page.locator("script").count() == 1
             assert "<script>alert(1)</script>" in page.locator(".example pre").nth(2).inner_text()
+            # the first screen answers "how good, compared with what": Table 5's columns per run
+            assert page.locator("h2").first.inner_text() == "Summary: Table 5's columns"
+            assert page.locator("table.summary").first.locator("tbody th").all_inner_texts() == [
+                "BERTScore-P", "BLEU-1", "BLEU-3", "METEOR", "ROUGE-L", "Distinct-2"]
             page.screenshot(path=str(shot), full_page=True)
+            # at a phone's width nothing pushes the page sideways: wide tables scroll in their own box
+            page.set_viewport_size({"width": 390, "height": 844})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.locator("table.summary").first.bounding_box()["x"] >= 0
         finally:
             context.close()
     assert errors == []

@@ -58,3 +58,37 @@ def test_examples_show_the_rebuilt_prompt(tmp_path, data_dir):
     page = build_report([run], tmp_path / "report", data_dir=data_dir).read_text()
     last = sample.messages[-1]["content"]
     assert html.escape(f"[{sample.messages[-1]['role']}] {last}"[-60:], quote=True) in page
+
+
+def test_first_screen_is_table5_with_the_papers_rows_then_the_baseline(tmp_path, capsys):
+    """Two runs of task 1 (en): the page opens with Table 5's six columns per run (both modes, value, CI,
+    N) beside the paper's published task-1 rows, then each run against the baseline (paired), then one
+    chart per Table 5 column."""
+    from test_report_helpers import generation_metrics
+
+    ids = [f"{600000 + i:06d}/{i + 1}" for i in range(6)]
+    runs = []
+    for name, base, step in (("base", 0.0, 0.05), ("tuned", 0.1, 0.08)):
+        scores = {s: {"paper.meteor_swapped_jieba": step * i, "corrected.meteor": step * i} for i, s in enumerate(ids)}
+        runs.append(write_run(tmp_path, name, model=name, metrics=generation_metrics(base), scores=scores))
+    out = tmp_path / "report"
+    assert main(["report", str(runs[1]), "--baseline", str(runs[0]), "--out", str(out), "--no-prompts"]) == 0
+    page = (out / "index.html").read_text()
+    h2 = re.findall(r"<h2>(.*?)</h2>", page)
+    assert h2[:3] == ["Summary: Table 5's columns", "Against the baseline: base", "Runs side by side"]
+    summary = page[page.index("<h2>Summary"):page.index("<h2>Against")]
+    assert summary.index("<h3>base") < summary.index("<h3>tuned")  # the baseline first
+    tuned = summary[summary.index("<h3>tuned"):]
+    # METEOR row of the tuned run: paper 0.4 [0.39, 0.41] N 4, corrected 0.35 [...], then the five published
+    # task-1 rows (Mistral base/SFT dialog/SFT mix, ChatGPT base/SFT dialog)
+    assert ("<tr><th>METEOR</th><td class='num'><b>0.400</b><br><span class='ci'>[0.390, 0.410]</span></td>"
+            "<td class='num'>4</td><td class='num'><b>0.350</b><br><span class='ci'>[0.340, 0.360]</span></td>"
+            "<td class='num'>4</td><td class='num'>0.098</td><td class='num'>0.379</td><td class='num'>0.285</td>"
+            "<td class='num'>0.193</td><td class='num'>0.315</td></tr>") in tuned
+    assert "published: Mistral-7B SFT dialog (last turns)" in tuned
+    against = page[page.index("<h2>Against"):page.index("<h2>Runs side")]
+    assert against.count("<tr>") == 1 + 12  # header + Table 5's six columns in two modes
+    meteor = re.search(r"<td data-v=\"corrected.meteor\">corrected.meteor</td>(.*?)</tr>", against).group(1)
+    assert 'data-v="0.125">0.1250<' in meteor and '>0.2000<' in meteor and '>0.0750<' in meteor  # means, B - A
+    assert len(re.findall(r'src="data:image/png;base64,', page[page.index("<h2>Runs side"):
+                                                                page.index("<h2>Leaderboard")])) == 6

@@ -11,6 +11,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="HTML report (self-contained) with charts for finished runs")
     p.add_argument("runs", nargs="+", type=Path, help="run directories (runs/NAME)")
     p.add_argument("--out", type=Path, default=Path("report"), help="output directory (default: report/)")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="run the others are compared against, paired (default: the first run)")
     p.add_argument("--no-prompts", action="store_true",
                    help="do not rebuild the example turns' prompts from the data")
     add_data_dir_arg(p)
@@ -21,6 +23,6 @@ def handle(args: argparse.Namespace) -> int:
     from psybench.report.page import build_report
 
     path = build_report(args.runs, args.out, data_dir=args.data_dir or env_data_dir(),
-                        rebuild_prompts=not args.no_prompts)
+                        rebuild_prompts=not args.no_prompts, baseline=args.baseline)
     print(path)
     return 0

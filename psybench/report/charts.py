@@ -63,3 +63,23 @@ def grouped_bars(title: str, groups: Sequence[str], series: dict[str, Sequence[f
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
+
+
+def runs_with_ci(title: str, labels: Sequence[str], series: dict[str, tuple[Sequence[float | None],
+                 Sequence[float | None], Sequence[float | None]]]) -> bytes:
+    """Runs side by side (x), one bar per series (e.g. metric mode) with its CI whiskers; a missing value
+    draws no bar."""
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(labels) * max(1, len(series)) + 2), 3.2))
+    x = np.arange(len(labels))
+    width = 0.8 / max(1, len(series))
+    for i, (name, (values, lows, highs)) in enumerate(series.items()):
+        v = np.array([np.nan if a is None else a for a in values], dtype=float)
+        lo = np.array([0.0 if (a is None or b is None) else max(a - b, 0.0) for a, b in zip(values, lows)])
+        hi = np.array([0.0 if (a is None or b is None) else max(b - a, 0.0) for a, b in zip(values, highs)])
+        ax.bar(x + i * width - 0.4 + width / 2, np.nan_to_num(v), width, label=name, yerr=[lo, hi], capsize=3,
+               ecolor="#222")
+    ax.set_xticks(x, labels, rotation=15, ha="right", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)

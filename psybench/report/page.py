@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from psybench import __version__
+from psybench.constants import TABLE5_COLUMNS, TABLE5_ROWS
 from psybench.report import charts
 from psybench.report.keys import parse_key, table5_keys
 from psybench.report.leaderboard import CI_SUFFIXES, rows_from_run
@@ -35,7 +36,12 @@ th{background:#f3f3f3}table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
 table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0}.charts img{max-width:560px;border:1px solid #eee}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;width:min(560px,100%)}
+.charts img{width:100%;height:auto;border:1px solid #eee}
+h3{font-size:1.05em;margin:1.2em 0 .3em}
+table.summary th{font-weight:600}table.summary tbody th{background:#fafafa;white-space:nowrap}
+table.summary td.num{white-space:nowrap}.ci{color:#666;font-size:11px}
+@media (max-width:640px){body{margin:10px}table{font-size:12px}th,td{padding:3px 5px}}
 .wide{overflow-x:auto}
 .example{border:1px solid #ddd;border-radius:6px;padding:8px 12px;margin:10px 0;background:#fafafa}
 .example pre{white-space:pre-wrap;margin:2px 0 8px;font-size:12px}.muted{color:#777;font-size:12px}
@@ -164,17 +170,138 @@ def _context(pred: dict[str, Any], prompts: dict[str, str]) -> str:
     return f"dialog {pred.get('dialog_id', '?')}, turn {pred.get('turn_index', '?')} (run the task to see the prompt)"
 
 
+def _cell(metric: dict[str, Any] | None) -> str:
+    """value and CI as HTML: the value, its CI beneath in small type (narrow columns on a phone)."""
+    if not metric or not _is_num(metric.get("value")):
+        return "<td class='num'>–</td>"
+    ci = (f"<br><span class='ci'>[{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]</span>"
+          if _is_num(metric.get("ci_low")) and _is_num(metric.get("ci_high")) else "")
+    return f"<td class='num'><b>{metric['value']:.3f}</b>{ci}</td>"
+
+
+def _html_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A table of ready HTML cells (each a <td>...</td>)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return f"<div class='wide'><table class='summary'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _plain(value: Any, digits: int = 3) -> str:
+    text = "–" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+    return f"<td class='num'>{_e(text)}</td>"
+
+
+def _paper_rows(task: str, lang: str) -> list[tuple[str, dict[str, Any]]]:
+    """The paper's Table 5 rows for this task and language (model, training, values)."""
+    return [(row_id, row) for row_id, row in TABLE5_ROWS.items() if row["task"] == task and row["lang"] == lang]
+
+
+def summary_section(runs: list[RunDir], multi_task: bool) -> str:
+    """The first screen: per run and task, Table 5's six columns in both modes (value [CI], N), with the
+    paper's own rows for the same task beside them."""
+    blocks = []
+    for run in runs:
+        for task, res in run.tasks.items():
+            metrics = res["metrics"]
+            paper, corrected = table5_keys("paper", metrics), table5_keys("corrected", metrics)
+            label = _label(run, task, multi_task)
+            if not paper and not corrected:
+                keys = [k for k in ("cls.accuracy", "cls.macro_f1", "cls.example_f1", "cls.unparseable_rate")
+                        if k in metrics]
+                rows = [[f"<th>{_e(k)}</th>", _cell(metrics[k]), _plain(metrics[k].get("n"))] for k in keys]
+                blocks.append(f"<h3>{_e(label)}</h3>" + _html_table(["metric", "value [95% CI]", "N"], rows))
+                continue
+            published = _paper_rows(task, res.get("lang", ""))
+            headers = ["Table 5 column", "paper mode", "N", "corrected mode", "N",
+                       *[f"published: {row['model']} {row['training']} ({row['turns']} turns)"
+                         for _, row in published]]
+            rows = []
+            for j, column in enumerate(TABLE5_COLUMNS):
+                p, c = metrics.get(paper.get(column, "")), metrics.get(corrected.get(column, ""))
+                rows.append([f"<th>{_e(column)}</th>", _cell(p), _plain((p or {}).get("n")), _cell(c),
+                             _plain((c or {}).get("n")), *[_plain(row["values"][j]) for _, row in published]])
+            where = f"{res.get('lang')}, {res.get('split')} split, turns {res.get('turns')}, N {res.get('n')}"
+            blocks.append(f"<h3>{_e(label)} <span class='muted'>({_e(where)})</span></h3>"
+                          + _html_table(headers, rows))
+    note = ("<p class='muted'>Value in bold, its 95% CI beneath. Paper mode reproduces the authors' computation "
+            "(their quirks included); corrected mode is the textbook one. The published columns are the paper's "
+            "Table 5 rows for the same task, with other models, splits and decoding "
+            "(leaderboards/paper_table5.csv): they place a run, they are not its target.</p>")
+    return "<h2>Summary: Table 5's columns</h2>" + note + "".join(blocks)
+
+
+def column_charts(runs: list[RunDir], multi_task: bool, figs: _Charts) -> str:
+    """Several runs: one chart per Table 5 column, runs side by side, both modes, with CIs."""
+    entries = [(run, task, res) for run in runs for task, res in run.tasks.items()
+               if table5_keys("paper", res["metrics"]) or table5_keys("corrected", res["metrics"])]
+    if len(entries) < 2:
+        return ""
+    labels = [_label(run, task, multi_task) for run, task, _ in entries]
+    figures = []
+    for column in TABLE5_COLUMNS:
+        series = {}
+        for mode in ("paper", "corrected"):
+            values, lows, highs = [], [], []
+            for _, _, res in entries:
+                m = res["metrics"].get(table5_keys(mode, res["metrics"]).get(column, "")) or {}
+                values.append(m.get("value"))
+                lows.append(m.get("ci_low"))
+                highs.append(m.get("ci_high"))
+            if any(v is not None for v in values):
+                series[f"{mode} mode"] = (values, lows, highs)
+        if series:
+            figures.append(figs.figure(f"column_{_slug(column)}", charts.runs_with_ci(column, labels, series),
+                                       f"{column}: runs side by side, 95% CIs"))
+    return "<h2>Runs side by side</h2><div class='charts'>" + "".join(figures) + "</div>"
+
+
+def baseline_section(runs: list[RunDir], baseline: RunDir | None) -> str:
+    """Each other run against the baseline on their shared samples: Table 5's keys, paired bootstrap."""
+    from psybench.errors import PsybenchError
+    from psybench.report.compare import compare_runs
+
+    if baseline is None or len(runs) < 2:
+        return ""
+    rows = []
+    for run in runs:
+        if run.path == baseline.path:
+            continue
+        for task in sorted(set(run.tasks) & set(baseline.tasks)):
+            metrics = run.tasks[task]["metrics"]
+            keys = [k for mode in ("paper", "corrected") for k in table5_keys(mode, metrics).values()
+                    if k in baseline.tasks[task]["metrics"]]
+            try:
+                _, n_shared, comparisons = compare_runs(baseline.path, run.path, task=task, metrics=keys)
+            except PsybenchError as err:
+                rows.append([run.run_id, task, "–", "", "", "", "", "", f"not compared: {err}"])
+                continue
+            for c in comparisons:
+                r = c.result
+                rows.append([run.run_id, task, c.metric, c.mean_a, c.mean_b, None if r is None else r.diff,
+                             "" if r is None else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
+                             None if r is None else r.p_value, c.note or f"{n_shared} shared samples"])
+    headers = ["run", "task", "metric", "baseline", "run", "run − baseline", "95% CI", "p", "note"]
+    return (f"<h2>Against the baseline: {_e(baseline.run_id)}</h2><p class='muted'>Paired bootstrap on the samples "
+            "both runs scored (psybench compare).</p><div class='wide'>" + _table(headers, rows) + "</div>")
+
+
 def build_report(run_paths: list[Path | str], out_dir: Path | str, data_dir: Path | None = None,
-                 rebuild_prompts: bool = True) -> Path:
+                 rebuild_prompts: bool = True, baseline: Path | str | None = None) -> Path:
     """Write out_dir/index.html (self-contained) and out_dir/charts/*.png; returns the HTML path.
+    The first screen: Table 5's columns per run (both modes, CIs, N) beside the paper's rows; with several
+    runs, one chart per column and the paired comparison against `baseline` (default: the first run).
     With the data at hand (data_dir or $PSYBENCH_DATA_DIR), example turns show their prompt's last
     messages, rebuilt from the run's task settings."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = [load_run(p) for p in run_paths]
+    base = load_run(baseline) if baseline is not None else (runs[0] if len(runs) > 1 else None)
+    if baseline is not None and all(Path(r.path).resolve() != Path(base.path).resolve() for r in runs):
+        runs.insert(0, base)
     figs = _Charts(out_dir)
-    multi_task = any(len(r.tasks) > 1 for r in runs)
-    sections: list[str] = []
+    multi_task = len({task for r in runs for task in r.tasks}) > 1  # then every label names its task
+    sections: list[str] = [summary_section(runs, multi_task), baseline_section(runs, base),
+                           column_charts(runs, multi_task, figs)]
 
     # ---- leaderboard table (sortable) -------------------------------------------------------
     lb_rows = [row for run in runs for _, row in rows_from_run(run)]
@@ -204,7 +331,7 @@ def build_report(run_paths: list[Path | str], out_dir: Path | str, data_dir: Pat
         if labels:
             bars.append(figs.figure(f"bar_{key}", charts.bar_with_ci(key, labels, values, lows, highs),
                                     f"{key}: value with 95% CI"))
-    sections.append("<h2>Metrics with 95% CIs</h2><div class='charts'>" + "".join(bars) + "</div>")
+    sections.append("<h2>Every metric with its 95% CI</h2><div class='charts'>" + "".join(bars) + "</div>")
 
     # ---- per-sample distributions and breakdowns ---------------------------------------------
     per_sample: dict[str, dict[str, dict[str, float]]] = {}  # label -> id -> scores
