@@ -172,6 +172,55 @@ def spawn(method: str, n: int, data_dir: str | None) -> dict:
     return json.loads(lines[-1][7:])
 
 
+def reference_cache_bench(n: int, data_dir: str | None, repeat: int) -> None:
+    """BERTScore of both modes' pairs (as score_generation sends them), in this process after a warm-up:
+    a first checkpoint's outputs with a cold cache (encodes everything, writes the references), a second
+    checkpoint's with the cache warm (encodes its outputs only) and with no cache. Each the fastest of
+    `repeat`; the second checkpoint's scores must be identical with and without the cache."""
+    import tempfile
+
+    import numpy as np
+
+    from psybench.assets.encoders import resolve_encoder
+    from psybench.metrics._bertscore import EncodingStats, bertscore
+    from psybench.metrics._reference_cache import ReferenceEmbeddingCache
+    from psybench.metrics.tokenize import strip_speaker
+
+    preds, refs = load_pairs(n, data_dir)
+    # two checkpoints' outputs: the neighbouring turn's words reversed (first) or rotated by one (second), so
+    # outputs are as long as the references but equal none of them, nor the other checkpoint's (as real
+    # outputs would not; an output equal to a reference would be read from the cache)
+    def rotated(text: str, shift: int) -> str:  # "Therapist: " stays in front, as the authors' outputs had it
+        words = text.removeprefix("Therapist: ").split()
+        return "Therapist: " + (" ".join(words[shift:] + words[:shift]) if shift else " ".join(reversed(words)))
+
+    runs = {"first": [rotated(p, 0) for p in preds], "second": [rotated(p, 1) for p in preds]}
+    cands = {name: out + [strip_speaker(p) for p in out] for name, out in runs.items()}
+    golds = refs + [strip_speaker(r) for r in refs]
+    spec = resolve_encoder(ENCODER, "en")
+    bertscore(cands["first"][:8], golds[:8], spec)  # load the encoder outside the timings
+    best = {"off": float("inf"), "cold": float("inf"), "warm": float("inf")}
+    outputs = {}
+    for _ in range(max(1, repeat)):
+        with tempfile.TemporaryDirectory() as folder:
+            cache = ReferenceEmbeddingCache(Path(folder) / "refs.sqlite")
+            for name, use, run in (("off", None, "first"), ("cold", cache, "first"), ("warm", cache, "second")):
+                stats = EncodingStats()
+                start = time.perf_counter()
+                outputs[name] = bertscore(cands[run], golds, spec, reference_cache=use, stats=stats)
+                best[name] = min(best[name], time.perf_counter() - start)
+                print(f"{name:5s} {time.perf_counter() - start:7.2f} s  encoded {stats.encoded}, cached {stats.cached}",
+                      flush=True)
+            cache.close()
+    # the second checkpoint with no cache, once more (untimed): identical to what the warm cache gave
+    same = np.array_equal(bertscore(cands["second"], golds, spec), outputs["warm"])
+    print(f"\n{n} English pairs x 2 modes, {spec.label}: BERTScore (encode + match), fastest of {repeat}")
+    print(f"no cache {best['off']:.2f} s, first run writing the cache {best['cold']:.2f} s, second run "
+          f"{best['warm']:.2f} s; scores identical: {same}")
+    print(f"first-run overhead {best['cold'] / best['off']:.2f}x (target <= 1.05x); second run / first run "
+          f"{best['warm'] / best['cold']:.2f}x (target <= 0.55x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=int, default=1000)
@@ -184,6 +233,9 @@ def main() -> None:
                          "(this VM's timings vary by +-30%% from run to run)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--encoder", default=None, help="BERTScore encoder alias (default mpnet)")
+    ap.add_argument("--reference-cache", action="store_true",
+                    help="measure the reference embedding cache instead: first run (writing it) and second run "
+                         "(reading it) against no cache")
     args = ap.parse_args()
     if args.encoder:
         global ENCODER
@@ -191,6 +243,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.child:
         child(args.child, args.pairs, args.data_dir)
+        return
+    if args.reference_cache:
+        reference_cache_bench(args.pairs, args.data_dir, args.repeat)
         return
     from psybench.assets.encoders import resolve_encoder
 

@@ -46,6 +46,7 @@ METRIC_MODES = ("corrected", "paper")
 # (psybench.metrics.registry; `psybench metrics` lists every registered one, e.g. chrf)
 DEFAULT_METRICS = ("bertscore", "bleu", "meteor", "rouge", "distinct")
 CLASSIFICATION_METRICS = ("accuracy", "macro_f1", "example_f1")  # the label tasks' YAML `metrics:` names
+REFERENCE_CACHE_MAX_BYTES = 2 * 1024**3  # BERTScore reference embeddings kept between runs, at most
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95

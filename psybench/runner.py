@@ -74,6 +74,7 @@ class RunConfig:
     frequency_penalty: float | None = None  # None: off (0.0), unless the embedded default sets it
     modes: tuple[str, ...] = METRIC_MODES
     metrics: tuple[str, ...] | None = None  # generation metrics (registry names); None: each task's `metrics:`
+    reference_cache: bool = True  # BERTScore: the references' embeddings kept between runs
     bertscore_model: str | None = None  # None: the paper's model when available (metrics decides)
     bertscore_layer: int | None = None
     out: Path = DEFAULT_OUT
@@ -454,7 +455,7 @@ def metric_settings(config: RunConfig) -> MetricSettings:
     from psybench.metrics import MetricSettings
 
     return MetricSettings(modes=tuple(config.modes), bertscore_model=config.bertscore_model,
-                          bertscore_layer=config.bertscore_layer,
+                          bertscore_layer=config.bertscore_layer, reference_cache=config.reference_cache,
                           metrics=tuple(config.metrics) if config.metrics is not None else None)
 
 

@@ -51,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "`psybench metrics` lists all, e.g. chrf)")
     p.add_argument("--bertscore-model", default=None, help="encoder name, path or alias (minilm, mpnet, e5)")
     p.add_argument("--bertscore-layer", type=int, default=None)
+    p.add_argument("--no-reference-cache", action="store_true",
+                   help="encode the references again instead of reading their BERTScore embeddings from the cache")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run directory (default: {DEFAULT_OUT})")
     p.add_argument("--stage", default="all", choices=STAGES,
                    help="generate (predictions.jsonl), score (scores.jsonl, results.json), or all")
@@ -79,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         repetition_penalty=args.repetition_penalty,
         frequency_penalty=args.frequency_penalty,
         modes=METRIC_MODES if args.mode == "both" else (args.mode,),
-        metrics=parse_metrics(args.metrics),
+        metrics=parse_metrics(args.metrics), reference_cache=not args.no_reference_cache,
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,

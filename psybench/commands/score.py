@@ -27,6 +27,8 @@ def register(subparsers) -> None:
                         "default when available), or a local HF folder")
     p.add_argument("--bertscore-layer", type=int, default=None, help="BERTScore layer (required for a local folder)")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (n-gram metrics only)")
+    p.add_argument("--no-reference-cache", action="store_true",
+                   help="encode the references again instead of reading their BERTScore embeddings from the cache")
     p.add_argument("--metrics", default=None, metavar="NAMES",
                    help="comma-separated generation metrics (default: Table 5's, bertscore,bleu,meteor,rouge,"
                         "distinct; `psybench metrics` lists all, e.g. chrf)")
@@ -61,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError(f"--bootstrap {args.bootstrap}: must be >= 0")
     modes = tuple(METRIC_MODES) if args.mode == "both" else (args.mode,)
     metrics = parse_metrics(args.metrics)
-    settings = MetricSettings(metrics=metrics, modes=modes, bertscore_model=args.bertscore_model,
+    settings = MetricSettings(metrics=metrics, reference_cache=not args.no_reference_cache, modes=modes, bertscore_model=args.bertscore_model,
                               bertscore_layer=args.bertscore_layer, allow_lang_mismatch=args.allow_lang_mismatch,
                               bertscore=not args.no_bertscore, device=args.device,
                               bootstrap_resamples=args.bootstrap)

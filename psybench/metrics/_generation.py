@@ -33,6 +33,7 @@ class MetricSettings:
     seed: int = BOOTSTRAP_SEED
     workers: int | None = None  # worker processes for n-gram metrics: 0 inline, None auto
     metrics: tuple[str, ...] | None = None  # registry names (--metrics, a task's `metrics:`); None = DEFAULT_METRICS
+    reference_cache: bool = True  # keep the references' BERTScore embeddings between runs (_reference_cache)
 
     def __post_init__(self) -> None:
         self.modes = tuple(self.modes)
@@ -219,7 +220,9 @@ def score_generation(predictions: list[str], references: list[str], lang: str, s
                   "n_empty_predictions": sum(1 for p in (paper[0] if paper else []) if not p.strip())}
         if paper is not None else None,
         "bertscore": {"model": spec.name, "layer": spec.num_layers, "path": spec.path, "label": spec.label,
-                      "idf": False, "rescale_with_baseline": False} if spec is not None else None,
+                      "idf": False, "rescale_with_baseline": False,
+                      **next((o.info for o in outputs.get("bertscore", {}).values() if o.info), {})}
+        if spec is not None else None,
         "bootstrap": {"resamples": settings.bootstrap_resamples, "seed": settings.seed},
         "timings": timings,
     }

@@ -78,6 +78,7 @@ class MetricInput:
 class MetricOutput:
     per_sample: dict[str, np.ndarray] = field(default_factory=dict)  # key without mode -> one value per pair
     corpus: dict[str, CorpusStatistic] = field(default_factory=dict)  # key without mode -> statistic
+    info: dict[str, Any] = field(default_factory=dict)  # facts about the computation, kept in results' info
 
 
 Compute = Callable[[MetricInput], dict[str, MetricOutput]]

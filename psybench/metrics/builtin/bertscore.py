@@ -11,22 +11,40 @@ RANGES = {"p": (-1.0, 1.0), "r": (-1.0, 1.0), "f1": UNBOUNDED}
 
 
 def _compute(inp: MetricInput) -> dict[str, MetricOutput]:
-    from psybench.metrics._bertscore import bertscore
+    from dataclasses import asdict
+
+    from psybench.metrics._bertscore import EncodingStats, bertscore
 
     spec = inp.encoder
     assert spec is not None, "bertscore needs an encoder (score_generation resolves it)"
     modes = list(inp.texts)
     cands = [c for mode in modes for c in inp.texts[mode][0]]
     refs = [r for mode in modes for r in inp.texts[mode][1]]
-    prf = bertscore(cands, refs, spec, inp.settings.device, inp.settings.batch_size)
+    cache, stats = _reference_cache(inp), EncodingStats()
+    try:
+        prf = bertscore(cands, refs, spec, inp.settings.device, inp.settings.batch_size, cache, stats)
+    finally:
+        if cache is not None:
+            cache.close()
+    info = {"reference_cache": {"on": cache is not None, **asdict(stats)}}
     out, start = {}, 0
     for mode in modes:
         size = len(inp.texts[mode][0])
         block = prf[start:start + size]
         start += size
         out[mode] = MetricOutput(per_sample={f"bertscore_{part}[{spec.label}]": block[:, j]
-                                             for j, part in enumerate(PARTS)})
+                                             for j, part in enumerate(PARTS)}, info=info)
     return out
+
+
+def _reference_cache(inp: MetricInput):
+    """The reference embedding cache (psybench.metrics._reference_cache), unless settings turn it off."""
+    if not inp.settings.reference_cache:
+        return None
+    from psybench.metrics._reference_cache import REFERENCE_CACHE_FILE, ReferenceEmbeddingCache
+    from psybench.paths import cache_subdir
+
+    return ReferenceEmbeddingCache(cache_subdir("bertscore") / REFERENCE_CACHE_FILE)
 
 
 METRIC = register(Metric(
