@@ -49,13 +49,13 @@ def read_text(path: str | Path, error: type[PsybenchError] = PredictionsError) -
     return decode_utf8(body, path, error, first_offset=len(data) - len(body))
 
 
-def read_json(path: str | Path, error: type[PsybenchError] = PredictionsError) -> Any:
-    """A whole JSON file; bad bytes or bad JSON -> error('PATH:LINE: ...')."""
+def read_json(path: str | Path, error: type[PsybenchError] = PredictionsError, hint: str = "") -> Any:
+    """A whole JSON file; bad bytes or bad JSON -> error('PATH:LINE: ...' + hint)."""
     text = read_text(path, error)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise error(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
+        raise error(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno}){hint}") from None
 
 
 def iter_lines(path: str | Path, error: type[PsybenchError] = PredictionsError) -> Iterator[tuple[int, str]]:
@@ -75,13 +75,17 @@ def iter_lines(path: str | Path, error: type[PsybenchError] = PredictionsError) 
             offset += len(raw)
 
 
-def iter_jsonl(path: Path, error: type[PsybenchError] = PredictionsError) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed value) for each non-blank line; a bad line -> PredictionsError 'path:N: ...'.
-    Callers check the shape of each value with their own, more specific message."""
+def iter_jsonl(path: str | Path, error: type[PsybenchError] = PredictionsError,
+               blank_lines: bool = True) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each line; a bad line -> error('path:N: ...'). Blank lines are
+    skipped, or with blank_lines=False an error (files whose line numbers must stay exact). Callers check
+    the shape of each value with their own, more specific message."""
     for number, line in iter_lines(path, error):
         if not line.strip():
-            continue
+            if blank_lines:
+                continue
+            raise error(f"{path}:{number}: blank line (one JSON object per line)")
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as err:
-            raise error(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            raise error(f"{path}:{number}: not valid JSON ({err.msg}, column {err.colno})") from None

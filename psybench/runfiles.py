@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from psybench.errors import PredictionsError
-from psybench.jsonl import iter_lines, read_text
+from psybench.jsonl import iter_jsonl, read_json
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.jsonl"
@@ -100,17 +100,8 @@ def read_jsonl(path: str | Path, *, blank_lines: bool = True) -> list[dict[str, 
 
 def numbered_rows(path: str | Path, *, blank_lines: bool = True) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for each line of a JSONL file (read_jsonl's rules)."""
-    path = Path(path)
     rows = []
-    for number, text in iter_lines(path, PredictionsError):
-        if not text.strip():
-            if blank_lines:
-                continue
-            raise PredictionsError(f"{path}:{number}: blank line (one JSON object per line)")
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PredictionsError(f"{path}:{number}: not valid JSON ({err.msg}, column {err.colno})") from None
+    for number, row in iter_jsonl(path, PredictionsError, blank_lines=blank_lines):
         if not isinstance(row, dict):
             raise PredictionsError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         rows.append((number, row))
@@ -119,12 +110,7 @@ def numbered_rows(path: str | Path, *, blank_lines: bool = True) -> list[tuple[i
 
 def read_json_object(path: str | Path, hint: str = "") -> dict[str, Any]:
     """A JSON file holding one object. Errors: `PATH:LINE: problem`."""
-    path = Path(path)
-    text = read_text(path, PredictionsError)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise PredictionsError(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno}){hint}") from None
+    data = read_json(path, PredictionsError, hint)
     if not isinstance(data, dict):
         raise PredictionsError(f"{path}:1: expected a JSON object at the top level")
     return data
@@ -133,9 +119,13 @@ def read_json_object(path: str | Path, hint: str = "") -> dict[str, Any]:
 def repair_torn_line(path: Path, repair: bool) -> None:
     """A last line without its newline is a write cut by a kill: cut it away (`repair`: it is generated
     again) or name it."""
+    with path.open("rb") as fh:  # the last byte first: a whole file is read only when its last line is torn
+        if fh.seek(0, os.SEEK_END) == 0:
+            return
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return
     data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return
     if not repair:
         line = data.count(b"\n") + 1
         raise PredictionsError(f"{path}:{line}: incomplete last line (generation was interrupted); rerun the "

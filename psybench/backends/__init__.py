@@ -40,10 +40,6 @@ def unregister_backend(name: str, restore: str | type | None = None) -> None:
         _REGISTRY.pop(name, None)
 
 
-def backend_names() -> tuple[str, ...]:
-    return tuple(_REGISTRY)
-
-
 def backend_class(name: str) -> type:
     """The backend's class, imported without starting anything (engines are imported on construction)."""
     if name not in _REGISTRY:
@@ -119,6 +115,6 @@ def create_backend(name: str, model=None, **options) -> Backend:
     return cls(_resolve_model(name, model), **given)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendOption", "OnOutput", "backend_class", "backend_names", "backend_options",
+__all__ = ["BACKENDS", "Backend", "BackendOption", "OnOutput", "backend_class", "backend_options",
            "check_options", "cli_options", "create_backend", "offline_fingerprint", "register_backend",
            "unregister_backend"]

@@ -15,7 +15,7 @@ import importlib
 import math
 import pkgutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -116,12 +116,6 @@ def per_mode(fn: Callable[[str, list[str], list[str], MetricInput], MetricOutput
 
 
 # ---- corpus statistics shared by several metrics -------------------------------------------------
-def percentile_interval(stats: np.ndarray) -> tuple[float, float]:
-    from psybench.metrics._bootstrap import interval
-
-    return interval(stats)
-
-
 class ResampledStatistic:
     """A corpus statistic computed from how often each of the n samples is drawn: `statistic(counts)`
     gives one value per row of counts (B, n); a row of ones is the corpus itself. Percentile CI.
@@ -133,9 +127,11 @@ class ResampledStatistic:
         raise NotImplementedError
 
     def estimate(self, counts: np.ndarray) -> tuple[float, tuple[float, float]]:
+        from psybench.metrics._bootstrap import interval
+
         value = float(self.statistic(np.ones((1, self.n)))[0]) if self.n else float("nan")
         boot = self.statistic(counts) if counts.size else np.zeros(0)
-        return value, percentile_interval(boot)
+        return value, interval(boot)
 
     def resampled(self, counts: np.ndarray) -> np.ndarray | None:
         return self.statistic(counts)
@@ -298,10 +294,6 @@ def table5_keys(mode: str, aggregate_keys: Iterable[str]) -> dict[str, str]:
 def is_encoder_key(key: str) -> bool:
     spec = spec_of(key)
     return bool(spec and spec.encoder)
-
-
-def names(metrics: Sequence[Metric]) -> list[str]:
-    return [m.name for m in metrics]
 
 
 def describe() -> list[dict[str, Any]]:
