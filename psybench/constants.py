@@ -52,6 +52,10 @@ BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95
 PAPER_BERTSCORE = {"en": ("roberta-large", 17), "zh": ("bert-base-chinese", 8)}
 
+# ---- The rubric judge: the paper's human-evaluation dimensions (section 5.4, Table 6) --------------
+JUDGE_DIMENSIONS = ("interactivity", "helpfulness", "comfort", "explainability")
+JUDGE_SCALE = (1, 5)  # every dimension is scored on this integer scale, both ends included
+
 # ---- The paper's Table 5 as published --------------------------------------------------------
 TABLE5_COLUMNS = ("BERTScore-P", "BLEU-1", "BLEU-3", "METEOR", "ROUGE-L", "Distinct-2")
 # row id -> (model, training, task, lang, turns, values); None = not reported

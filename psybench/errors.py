@@ -21,6 +21,10 @@ class PredictionsError(PsybenchError):
     """A bad predictions/run file: name the file and the line number."""
 
 
+class RatingsError(PsybenchError):
+    """A bad human-ratings file (judge calibration): name the file and the line number."""
+
+
 class MissingResourceError(PsybenchError):
     """A model, WordNet, data file or package that cannot be found: say how to get it."""
 
