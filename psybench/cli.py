@@ -12,7 +12,8 @@ import sys
 from psybench.errors import PsybenchError
 
 # Order is the order of `psybench --help`.
-COMMAND_MODULES = ("run", "score", "data", "tasks", "metrics", "export", "table5", "leaderboard", "compare", "report")
+COMMAND_MODULES = ("run", "score", "data", "tasks", "metrics", "export", "judge", "table5", "table6", "leaderboard", "compare",
+                   "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,9 +52,26 @@ BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95
 PAPER_BERTSCORE = {"en": ("roberta-large", 17), "zh": ("bert-base-chinese", 8)}
 
-# ---- The rubric judge: the paper's human-evaluation dimensions (section 5.4, Table 6) --------------
-JUDGE_DIMENSIONS = ("interactivity", "helpfulness", "comfort", "explainability")
+# ---- The rubric judge (psybench judge; docs/JUDGE.md) --------------------------------------------
+JUDGE_DIMENSIONS = ("interactivity", "helpfulness", "comfort", "explainability")  # the paper's Table 6 columns
 JUDGE_SCALE = (1, 5)  # every dimension is scored on this integer scale, both ends included
+JUDGE_KEY_PREFIX = "judge"  # results keys: judge.helpfulness[JUDGE], judge.ethical_risk_rate[JUDGE]
+JUDGE_MAX_ATTEMPTS = 3  # an unreadable judge reply is asked again (with the problem named) at most this often in all
+JUDGE_MAX_TOKENS = 384
+JUDGE_HISTORY_TURNS = 12  # the judge sees the last turns of the gold history (and is told how many were left out)
+JUDGE_REPEAT_TEMPERATURE = 0.7  # --judge-repeats K > 1: each repeat is a seeded sample (repeat 0 stays greedy)
+JUDGE_VALIDATE_TURNS = 40  # `psybench judge validate`: test turns drawn (seeded) from the split
+JUDGE_TRUNCATE_WORDS = 3  # validate contrast (b): the gold reply cut to its first words (zh: 3 x 4 characters)
+JUDGE_GENERIC_REPLY = {"en": "I understand. Can you tell me more?", "zh": "我理解。你能多说一些吗？"}
+JUDGE_CHANCE_WARNING = "unfit: it does not prefer the gold reply over another session's reply more often than chance"
+
+# ---- The paper's Table 6 (human evaluation, ChatGLM4-9B ablation; raters' mean scores) ---------
+TABLE6_ROWS = {  # model -> (interactivity, helpfulness, comfort, explainability)
+    "Human": (3.44, 3.58, 3.78, 3.43),
+    "GLM4-9B": (2.90, 2.76, 2.79, 3.21),
+    "GLM4-9B reasoning": (3.12, 2.88, 2.85, 3.25),
+    "GLM4-9B obs+reasoning": (3.00, 2.62, 2.56, 2.78),
+}
 
 # ---- The paper's Table 5 as published --------------------------------------------------------
 TABLE5_COLUMNS = ("BERTScore-P", "BLEU-1", "BLEU-3", "METEOR", "ROUGE-L", "Distinct-2")

@@ -80,6 +80,9 @@ class GenerationParams:
     # 0 = off; > 0 subtracts penalty x (times the token was already generated) from its logit, output tokens
     # only (OpenAI's rule, which vLLM follows): breaks loops without penalising the prompt's speaker marker
     frequency_penalty: float = 0.0
+    # a JSON schema (as canonical JSON text, so the record stays hashable) the output must follow, where
+    # the backend can enforce it (vllm: structured outputs; openai: response_format); None: free text
+    json_schema: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
@@ -88,6 +91,8 @@ class GenerationParams:
             out["repetition_penalty"] = self.repetition_penalty
         if self.frequency_penalty != 0.0:  # likewise
             out["frequency_penalty"] = self.frequency_penalty
+        if self.json_schema is not None:  # likewise
+            out["json_schema"] = self.json_schema
         return out
 
 

@@ -26,6 +26,7 @@ PREDICTIONS_FILE = "predictions.jsonl"
 SCORES_FILE = "scores.jsonl"
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "manifest.json"
+JUDGMENTS_FILE = "judgments.jsonl"  # psybench judge: one line per judgment, appended as they arrive
 SCHEMA_VERSION = 1  # of results.json and manifest.json; raise it when a field changes meaning
 FSYNC_INTERVAL_S = 0.5  # predictions: flush every line (survives kill -9); fsync at most this often
 
@@ -136,9 +137,9 @@ def repair_torn_line(path: Path, repair: bool) -> None:
         os.fsync(fh.fileno())
 
 
-def read_predictions(path: str | Path, repair: bool = False) -> list[dict[str, Any]]:
+def read_predictions(path: str | Path, repair: bool = False, key: str = "id") -> list[dict[str, Any]]:
     """A run's predictions.jsonl ([] when absent): every record an object with a string `id`, no id
-    twice; a torn last line repaired or named (repair_torn_line)."""
+    twice; a torn last line repaired or named (repair_torn_line). judgments.jsonl: key="key"."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -146,11 +147,11 @@ def read_predictions(path: str | Path, repair: bool = False) -> list[dict[str, A
     records = []
     seen: dict[str, int] = {}
     for number, record in numbered_rows(path):
-        if not isinstance(record.get("id"), str):
-            raise PredictionsError(f"{path}:{number}: expected a JSON object with a string 'id'")
-        if record["id"] in seen:
-            raise PredictionsError(f"{path}:{number}: id {record['id']!r} already on line {seen[record['id']]}")
-        seen[record["id"]] = number
+        if not isinstance(record.get(key), str):
+            raise PredictionsError(f"{path}:{number}: expected a JSON object with a string {key!r}")
+        if record[key] in seen:
+            raise PredictionsError(f"{path}:{number}: {key} {record[key]!r} already on line {seen[record[key]]}")
+        seen[record[key]] = number
         records.append(record)
     return records
 
@@ -201,10 +202,12 @@ def write_scores(run_dir: str | Path, lines: Iterable[dict[str, Any]]) -> Path:
 
 
 class PredictionsWriter:
-    """Appends one JSON line per record to predictions.jsonl; thread-safe; never writes an id twice."""
+    """Appends one JSON line per record to predictions.jsonl (or judgments.jsonl: `key` names the field
+    that identifies a line); thread-safe; never writes a key twice."""
 
-    def __init__(self, path: Path, done: Iterable[str] = ()) -> None:
+    def __init__(self, path: Path, done: Iterable[str] = (), key: str = "id") -> None:
         self.path = path
+        self.key = key
         self._fh = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
         self._written = set(done)
@@ -216,14 +219,14 @@ class PredictionsWriter:
     def write(self, record: dict[str, Any]) -> bool:
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
-            if record["id"] in self._written:
+            if record[self.key] in self._written:
                 return False
             self._fh.write(line)
             self._fh.flush()
             if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
                 os.fsync(self._fh.fileno())
                 self._last_sync = time.monotonic()
-            self._written.add(record["id"])
+            self._written.add(record[self.key])
             return True
 
     def close(self) -> None:

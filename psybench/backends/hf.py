@@ -19,6 +19,7 @@ DEFAULT_BATCH_SIZE = 8
 class HFBackend:
     name = "hf"
     prompt_determined = True
+    structured_output = False  # GenerationParams.json_schema is not enforced: answers are parsed as free text
     OPTIONS = (
         BackendOption("dtype", str, "auto", "weights' dtype (auto, float32, bfloat16, float16)"),
         BackendOption("device", str, None, "hf: torch device (default: cuda when available, else cpu)", cli=False),

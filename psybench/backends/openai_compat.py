@@ -8,6 +8,7 @@ finish_reason "error"; 401/403/404 (bad key, unknown model) stop the batch at on
 read from OPENAI_API_KEY or PSYBENCH_API_KEY and is never stored in info(), logs or files."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -37,6 +38,7 @@ BACKOFF_CAP_S = 30.0
 class OpenAIBackend:
     name = "openai"
     prompt_determined = True  # no offline_fingerprint: the model's root is the server's to tell
+    structured_output = True  # GenerationParams.json_schema goes out as response_format (vLLM's server enforces it)
     OPTIONS = (
         BackendOption("base_url", str, None, f"OpenAI-compatible server URL (default: $OPENAI_BASE_URL, else "
                       f"{OPENAI_DEFAULT_BASE_URL})"),
@@ -123,6 +125,9 @@ class OpenAIBackend:
             kwargs["extra_body"] = {"repetition_penalty": params.repetition_penalty}
         if params.frequency_penalty != 0.0:
             kwargs["frequency_penalty"] = params.frequency_penalty
+        if params.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": json.loads(params.json_schema)}}
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if self._abort.is_set():

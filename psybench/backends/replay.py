@@ -21,6 +21,7 @@ TEXT_FIELDS = ("raw_output", "output", "prediction")
 class ReplayBackend:
     name = "replay"
     prompt_determined = False  # an output belongs to its sample id, whatever the prompt
+    structured_output = False  # GenerationParams.json_schema is not enforced: answers are parsed as free text
     OPTIONS = (BackendOption("path", str, None, "replay: the predictions file (or --model)", cli=False),)
 
     def __init__(self, model: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None) -> None:

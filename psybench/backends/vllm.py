@@ -67,6 +67,7 @@ def _import_vllm():
 class VLLMBackend:
     name = "vllm"
     prompt_determined = True
+    structured_output = True  # GenerationParams.json_schema is enforced (vLLM structured outputs)
     OPTIONS = (
         BackendOption("dtype", str, "auto", "weights' dtype (auto, float32, bfloat16, float16)"),
         BackendOption("enforce_eager", bool, None, "vllm: no CUDA graphs / compilation (default on CPU)"),
@@ -160,14 +161,19 @@ class VLLMBackend:
     def sampling_params(self, params: GenerationParams, request_id: str):
         from vllm import SamplingParams
 
+        extra = {}
+        if params.json_schema is not None:
+            from vllm.sampling_params import StructuredOutputsParams
+
+            extra["structured_outputs"] = StructuredOutputsParams(json=json.loads(params.json_schema))
         if is_greedy(params):
             return SamplingParams(temperature=0.0, max_tokens=params.max_tokens, stop=list(params.stop) or None,
                                   repetition_penalty=params.repetition_penalty,
-                                  frequency_penalty=params.frequency_penalty)
+                                  frequency_penalty=params.frequency_penalty, **extra)
         return SamplingParams(temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
                               seed=request_seed(params, request_id), stop=list(params.stop) or None,
                               repetition_penalty=params.repetition_penalty,
-                              frequency_penalty=params.frequency_penalty)
+                              frequency_penalty=params.frequency_penalty, **extra)
 
     def generate(self, requests: Sequence[Request], params: GenerationParams,
                  on_output: OnOutput | None = None) -> list[Output]:

@@ -25,7 +25,7 @@ def handle(args: argparse.Namespace) -> int:
         default = " (default)" if metric.name in DEFAULT_METRICS else ""
         print(f"{metric.name}{default}: {metric.description}  [{', '.join(metric.langs)}]")
         for spec in metric.keys:
-            key = spec.pattern + ("MODEL:LN]" if spec.encoder else "")
+            key = spec.pattern + (f"{spec.bracket}]" if spec.bracket else "")
             column = f"  Table 5: {spec.table5}" if spec.table5 else ""
             print(f"    {key:<44} {spec.level:<7} [{spec.range[0]:g}, {spec.range[1]:g}]{column}")
     return 0

@@ -262,3 +262,29 @@ def read_expert_table(path: str | Path) -> ExpertTable:
     scores = {dim: np.array([[values.get((rater, item, dim), np.nan) for item in items] for rater in raters])
               for dim in JUDGE_DIMENSIONS}
     return ExpertTable(raters, items, scores)
+
+
+def calibrate_run(run_dir: str | Path, ratings_path: str | Path, label: str | None = None, as_json: bool = False) -> str:
+    """`psybench judge calibrate --ratings FILE RUN_DIR`: the judge's pointwise scores of RUN_DIR (each item's
+    repeats averaged; judge `label`, or the run's only judge) against the ratings; the report as text or JSON."""
+    import json
+
+    from psybench.errors import ConfigError
+    from psybench.judge.results import collect
+    from psybench.runfiles import JUDGMENTS_FILE, load_run, read_jsonl
+
+    run = load_run(run_dir)
+    judges = run.results.get("judges") or {}
+    if not judges:
+        raise ConfigError(f"{run.path}: not judged yet (run `psybench judge {run.path} --judge-model M` first)")
+    if label is None:
+        if len(judges) != 1:
+            raise ConfigError(f"{run.path}: judged by {', '.join(judges)}; choose one with --judge-model LABEL")
+        label = next(iter(judges))
+    if label not in judges:
+        raise ConfigError(f"{run.path}: no judge {label!r} (judges: {', '.join(judges)})")
+    items = collect(read_jsonl(Path(run.path) / JUDGMENTS_FILE), label, judges[label]["rubric"]["sha256"])
+    scores = {(item_id, dim): float(np.mean(values)) for item_id, item in items.items()
+              for dim, values in item.scores.items() if values}
+    report = calibrate(scores, read_ratings(ratings_path))
+    return json.dumps(report.as_dict(), ensure_ascii=False, indent=1) if as_json else format_calibration(report)

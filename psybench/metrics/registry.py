@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from psybench.constants import METRIC_MODES, TABLE5_COLUMNS
+from psybench.constants import JUDGE_KEY_PREFIX, METRIC_MODES, TABLE5_COLUMNS
 from psybench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,27 +32,36 @@ ENTRY_POINT_GROUP = "psybench.metrics"
 UNIT = (0.0, 1.0)
 UNBOUNDED = (-math.inf, math.inf)
 Level = Literal["sample", "corpus"]
+Stage = Literal["score", "judge"]
+KEY_PREFIXES = (*METRIC_MODES, JUDGE_KEY_PREFIX)  # a judge metric's keys start with "judge."
 
 
 @dataclass(frozen=True)
 class KeySpec:
-    """One key a metric writes: `{mode}.{name}`, or `{mode}.{name}[MODEL:LN]` when `encoder` is set."""
+    """One key a metric writes: `{mode}.{name}`, or `{mode}.{name}[MODEL:LN]` when `encoder` is set,
+    `judge.{name}[JUDGE]` when `judge` is set."""
 
-    mode: str  # "paper" | "corrected"
+    mode: str  # "paper" | "corrected" | "judge"
     name: str  # e.g. "meteor_swapped_jieba", "bertscore_p"
     level: Level  # "sample": a mean of per-sample scores; "corpus": one statistic of the whole corpus
     range: tuple[float, float] = UNIT  # every CI is clamped to it
     higher_is_better: bool = True
     table5: str | None = None  # the Table 5 column this key fills in its mode
     encoder: bool = False  # the key carries the encoder and layer in brackets
+    judge: bool = False  # the key carries the judge's label in brackets
+
+    @property
+    def bracket(self) -> str:
+        """What the key's bracket holds, as `psybench metrics` shows it ("" for none)."""
+        return "MODEL:LN" if self.encoder else "JUDGE" if self.judge else ""
 
     @property
     def pattern(self) -> str:
         """The key without its bracket: `paper.bertscore_p[` matches any encoder; others match exactly."""
-        return f"{self.mode}.{self.name}" + ("[" if self.encoder else "")
+        return f"{self.mode}.{self.name}" + ("[" if self.bracket else "")
 
     def matches(self, key: str) -> bool:
-        return key.startswith(self.pattern) if self.encoder else key == self.pattern
+        return key.startswith(self.pattern) if self.bracket else key == self.pattern
 
 
 class CorpusStatistic(Protocol):
@@ -95,6 +104,7 @@ class Metric:
     needs_encoder: bool = False
     worker: bool = False  # may run in the n-gram worker process (its module must import there)
     doc: str = ""  # where its computation is described
+    stage: Stage = "score"  # "judge": computed by `psybench judge` (a model reads context and reply), not by scoring
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -161,9 +171,10 @@ def _check(metric: Metric) -> None:
     if not metric.keys:
         raise ConfigError(f"metric {metric.name}: declares no keys")
     for spec in metric.keys:
-        if spec.mode not in METRIC_MODES:
+        modes = (JUDGE_KEY_PREFIX,) if metric.stage == "judge" else METRIC_MODES
+        if spec.mode not in modes:
             raise ConfigError(f"metric {metric.name}: key {spec.name} has mode {spec.mode!r}; "
-                              f"choose from {', '.join(METRIC_MODES)}")
+                              f"choose from {', '.join(modes)}")
         if spec.table5 is not None and spec.table5 not in TABLE5_COLUMNS:
             raise ConfigError(f"metric {metric.name}: key {spec.name} names Table 5 column {spec.table5!r}")
     for other in _METRICS.values():
@@ -250,9 +261,14 @@ def select_metrics(names: Iterable[str] | None, lang: str | None = None,
 
         names = DEFAULT_METRICS
     wanted = [n.strip() for n in names if n and n.strip()]
+    scored = sorted(n for n, m in _METRICS.items() if m.stage == "score")
     unknown = [n for n in wanted if n not in _METRICS]
     if unknown:
-        raise ConfigError(f"{source}: unknown metric {unknown[0]!r}; known: {', '.join(sorted(_METRICS))}")
+        raise ConfigError(f"{source}: unknown metric {unknown[0]!r}; known: {', '.join(scored)}")
+    judged = [n for n in wanted if _METRICS[n].stage != "score"]
+    if judged:
+        raise ConfigError(f"{source}: metric {judged[0]!r} is computed by a judge model: use `psybench judge` or "
+                          "`psybench run --judge-model M`")
     return [m for m in list_metrics() if m.name in wanted and (lang is None or lang in m.langs)]
 
 
@@ -301,7 +317,7 @@ def describe() -> list[dict[str, Any]]:
     rows = []
     for metric in list_metrics():
         for spec in metric.keys:
-            rows.append({"metric": metric.name, "key": spec.pattern + ("MODEL:LN]" if spec.encoder else ""),
+            rows.append({"metric": metric.name, "key": spec.pattern + (f"{spec.bracket}]" if spec.bracket else ""),
                          "level": spec.level, "range": list(spec.range), "higher_is_better": spec.higher_is_better,
                          "table5": spec.table5, "langs": list(metric.langs)})
     return rows

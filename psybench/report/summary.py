@@ -113,3 +113,52 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def judge_rows(results: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
+    """(task, judge label, {dimension or rate: metric entry}) for every judge key in results."""
+    from psybench.judge.results import JUDGE_KEY_RE
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for task, res in results.get("tasks", {}).items():
+        for key, metric in res.get("metrics", {}).items():
+            match = JUDGE_KEY_RE.match(key)
+            if match:
+                rows.setdefault((task, match["label"]), {})[match["name"]] = metric
+    return [(task, label, entries) for (task, label), entries in sorted(rows.items())]
+
+
+def judge_table(run_dir: Path, summary: Any = None) -> str:
+    """What `psybench judge` prints: per task and judge, each dimension's mean [CI] (n), the share of
+    replies flagged for an ethical risk and of judgments left unreadable; then the judge's validation."""
+    from psybench.constants import JUDGE_DIMENSIONS
+    from psybench.runfiles import load_run
+
+    run = load_run(run_dir)
+    lines = [f"{run.path}  ({run.model})"]
+    header = ["task", "judge", *JUDGE_DIMENSIONS, "ethical risk", "invalid"]
+    table = [header]
+    for task, label, entries in judge_rows(run.results):
+        cells = [task, label]
+        for name in (*JUDGE_DIMENSIONS, "ethical_risk_rate", "invalid_rate"):
+            m = entries.get(name)
+            cells.append("n/a" if m is None and name == "explainability" else
+                         "-" if m is None or m.get("value") is None else
+                         f"{m['value']:.2f} [{m['ci_low']:.2f}, {m['ci_high']:.2f}] n={m['n']}")
+        table.append(cells)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in table]
+    for label, info in (run.results.get("judges") or {}).items():
+        counts = info.get("counts", {})
+        validation = info.get("validation") or {}
+        status = ("unfit: " + validation["warning"]) if validation.get("warning") else \
+            ("validated" if validation.get("status") == "validated" else
+             f"not validated (run `psybench judge validate --judge-model ... --lang {info.get('rubric', {}).get('lang', 'en')}`)")
+        lines.append(f"judge {label}: {counts.get('calls', 0)} calls, {counts.get('cache_hits', 0)} cache hits, "
+                     f"{counts.get('retries', 0)} retries this pass; rubric {info.get('rubric', {}).get('sha256', '')[:12]}; "
+                     f"{status}")
+        lines += [f"  warning: {w}" for w in info.get("warnings") or ()]
+    if run.results.get("judge_agreement"):
+        lines.append("agreement across judges/repeats: results.json `judge_agreement`")
+    lines.append(f"judgments: {run.path / 'judgments.jsonl'}")
+    return "\n".join(lines)

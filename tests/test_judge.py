@@ -1,0 +1,258 @@
+"""The rubric judge with the replay backend (exact: known answers give known numbers): rubric files,
+answer parsing, retries and invalid answers, per-dimension means, the cache (a second pass makes 0
+calls), resume from a torn judgments file (every judgment exactly once), pairwise order-swap logic,
+references, table6, calibration and the CLI's one-line errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from psybench.cli import main
+from psybench.constants import JUDGE_DIMENSIONS
+from psybench.errors import ConfigError
+from psybench.judge.engine import JudgeSpec
+from psybench.judge.pairwise import combine, summarise
+from psybench.judge.parse import Unreadable, parse_pairwise, parse_pointwise
+from psybench.judge.pointwise import JudgeSettings, judge_run
+from psybench.judge.rubric import load_rubric, pointwise_messages, pointwise_schema, rubric_path
+
+REPO = Path(__file__).resolve().parent.parent
+N = 8
+
+
+def _answer(k: int) -> dict:
+    return {"interactivity": 1 + k % 5, "helpfulness": 2, "comfort": 3, "explainability": None,
+            "ethical_risk": {"present": k == 1, "category": "harmful_advice" if k == 1 else None,
+                             "span": "time machine" if k == 1 else None}, "rationale": "ok"}
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory, data_dir) -> Path:
+    """A scored run of 8 Chinese dialog replies (replay backend, BLEU only: fast)."""
+    from psybench.runner import RunConfig, run
+
+    out = tmp_path_factory.mktemp("run") / "zh"
+    run(RunConfig(model=str(REPO / "tests/replays/dialog_zh.jsonl"), backend="replay", lang="zh", limit=N,
+                  metrics=("bleu",), out=out, data_dir=data_dir, use_cache=False, progress=False))
+    return out
+
+
+def _answers_file(path: Path, run_dir: Path, bad: int = 2, repaired_on: int | None = 3) -> Path:
+    """Judge answers by request id: item `bad` unreadable (and its repair attempts too, unless
+    repaired_on names the attempt that reads)."""
+    ids = [json.loads(line)["id"] for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    rows = []
+    for k, i in enumerate(ids):
+        rows.append({"id": i, "output": "I cannot rate this." if k == bad else json.dumps(_answer(k))})
+    rows.append({"id": ids[bad] + "#2", "output": "still no"})
+    good = '```json\n{"interactivity": 5, "helpfulness": 5, "comfort": 5, "ethical_risk": {"present": false}}\n```'
+    rows.append({"id": ids[bad] + "#3", "output": good if repaired_on == 3 else "no again"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    (dst / "judgments.jsonl").unlink(missing_ok=True)
+    return dst
+
+
+def _settings(answers: Path, cache: Path, **kw) -> JudgeSettings:
+    return JudgeSettings(judges=(JudgeSpec.parse(f"replay:{answers}"),), cache=cache, progress=False, **kw)
+
+
+# ---- rubric and parsing ------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_rubric_files_load_with_their_hash(lang) -> None:
+    import hashlib
+
+    rubric = load_rubric(lang)
+    assert [d.name for d in rubric.dimensions] == list(JUDGE_DIMENSIONS)
+    assert all(len(d.levels) == 5 for d in rubric.dimensions)
+    assert rubric.risk_names == ("harmful_advice", "diagnosis_or_medication", "dismissing_self_harm",
+                                 "boundary_or_privacy", "other")
+    assert rubric.sha256 == hashlib.sha256(rubric_path(lang).read_bytes()).hexdigest()
+    system, user = pointwise_messages(rubric, "CTX", "the reply", None)
+    assert system["role"] == "system" and "CTX" in user["content"] and "the reply" in user["content"]
+    assert "explainability" not in user["content"].split("##")[3]  # no reasoning: not asked to rate it
+    assert pointwise_schema(rubric, False)["properties"]["explainability"] == {"type": "null"}
+
+
+def test_malformed_rubric_is_one_line_naming_the_field(tmp_path) -> None:
+    text = rubric_path("en").read_text().replace('      5: "A well-timed', '      6: "A well-timed')
+    bad = tmp_path / "r.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=r"r.yaml: dimensions\[0\].levels: needs one anchor for each level 1-5"):
+        load_rubric("en", bad)
+    with pytest.raises(ConfigError, match="lang: 'en', but the judged run is 'zh'"):
+        load_rubric("zh", rubric_path("en"))
+
+
+def test_parse_pointwise_forms_and_problems() -> None:
+    rubric = load_rubric("en")
+    j = parse_pointwise('Sure!\n```json\n' + json.dumps(_answer(1)) + '\n```', rubric, with_reasoning=False)
+    assert j.scores == {"interactivity": 2, "helpfulness": 2, "comfort": 3, "explainability": None}
+    assert (j.risk, j.risk_category, j.risk_span) == (True, "harmful_advice", "time machine")
+    lines = parse_pointwise("Interactivity: 4\nHelpfulness: 3\nComfort: 5\nExplainability: 2\nethical risk: none",
+                            rubric, with_reasoning=True)
+    assert lines.scores == {"interactivity": 4, "helpfulness": 3, "comfort": 5, "explainability": 2} and not lines.risk
+    zh = parse_pointwise("互动性：4 有用性：3 安慰性：5 ethical_risk: present", load_rubric("zh"), with_reasoning=False)
+    assert zh.scores["comfort"] == 5 and zh.risk and zh.risk_category == "other"
+    for text, problem in [("no numbers here", "no JSON object"),
+                          ('{"interactivity": 7, "helpfulness": 2, "comfort": 3}', "interactivity is 7, not an integer 1-5"),
+                          ('{"interactivity": 2, "helpfulness": 2}', "no score for comfort"),
+                          ('{"interactivity": 2, "helpfulness": 2, "comfort": 2}', "no ethical_risk object")]:
+        with pytest.raises(Unreadable, match=problem):
+            parse_pointwise(text, rubric, with_reasoning=False)
+
+
+def test_pairwise_order_swap_logic() -> None:
+    rubric = load_rubric("en")
+    xy = parse_pairwise('{"interactivity": "A", "helpfulness": "Reply A", "comfort": "tie"}', rubric)
+    assert xy == {"interactivity": "A", "helpfulness": "A", "comfort": "tie"}
+    # in the swapped order x is B: "B" keeps x winning; "A" flips the verdict -> a tie, counted as inconsistent
+    yx = {"interactivity": "B", "helpfulness": "A", "comfort": "tie"}
+    v = combine(xy, yx)
+    assert v.outcome == {"interactivity": 1.0, "helpfulness": 0.5, "comfort": 0.5}
+    assert v.consistent == {"interactivity": True, "helpfulness": False, "comfort": True}
+    assert combine(xy, None) is None
+    s = summarise([v, combine(yx, xy), None], ["interactivity", "helpfulness", "comfort"])
+    assert (s["n_pairs"], s["n_valid"], s["invalid"]) == (3, 2, 1)
+    assert s["dimensions"]["interactivity"]["win"]["value"] == 0.5  # x wins once, loses once (the mirror pair)
+    assert s["dimensions"]["helpfulness"]["order_inconsistency"]["value"] == 1.0
+    assert s["order_consistency"]["value"] == pytest.approx(2 / 3)
+
+
+# ---- a run judged end to end --------------------------------------------------------------------------
+def test_replay_judge_gives_known_means_and_counts_invalid(scored_run, tmp_path) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    answers = _answers_file(tmp_path / "answers.jsonl", run_dir, repaired_on=None)
+    summary = judge_run(run_dir, _settings(answers, tmp_path / "cache.sqlite"))
+    info = summary.per_judge["answers"]
+    assert info["counts"]["calls"] == N + 2 and info["counts"]["retries"] == 2 and info["counts"]["invalid_this_pass"] == 1
+    results = json.loads((run_dir / "results.json").read_text())
+    m = results["tasks"]["dialog"]["metrics"]
+    valid = [k for k in range(N) if k != 2]  # item 2 stayed unreadable after 3 attempts: not scored, counted
+    assert m["judge.interactivity[answers]"]["value"] == pytest.approx(np.mean([1 + k % 5 for k in valid]))
+    assert m["judge.helpfulness[answers]"]["value"] == 2.0 and m["judge.comfort[answers]"]["value"] == 3.0
+    assert m["judge.interactivity[answers]"]["n"] == N - 1
+    assert "judge.explainability[answers]" not in m  # the dialog task states no reasoning: not applicable
+    assert m["judge.ethical_risk_rate[answers]"]["value"] == pytest.approx(1 / 7)
+    assert m["judge.invalid_rate[answers]"]["value"] == pytest.approx(1 / N) and m["judge.invalid_rate[answers]"]["n"] == N
+    assert m["corrected.bleu1_corpus"]["value"] is not None  # the scores are kept
+    lines = [json.loads(x) for x in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert len(lines) == N and sum(not x["valid"] for x in lines) == 1
+    invalid = next(x for x in lines if not x["valid"])
+    assert invalid["attempts"] == 3 and invalid["problem"] == "no JSON object" and invalid["raw_output"] == "no again"
+    flagged = next(x for x in lines if x["valid"] and x["ethical_risk"]["present"])
+    assert flagged["ethical_risk"]["category"] == "harmful_advice"
+    scores = {json.loads(x)["id"]: json.loads(x)["scores"] for x in (run_dir / "scores.jsonl").read_text().splitlines()}
+    assert scores[lines[0]["id"]]["judge.interactivity[answers]"] == 1.0
+    assert "corrected.bleu1_sentence" in scores[lines[0]["id"]]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["judge"]["answers"]["counts"]["calls"] == N + 2
+    assert manifest["judge"]["answers"]["rubric"]["sha256"] == load_rubric("zh").sha256
+
+
+def test_second_pass_makes_no_calls_and_cache_serves_a_copy(scored_run, tmp_path) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    answers = _answers_file(tmp_path / "answers.jsonl", run_dir)
+    cache = tmp_path / "cache.sqlite"
+    first = judge_run(run_dir, _settings(answers, cache)).per_judge["answers"]["counts"]
+    assert (first["calls"], first["cache_hits"]) == (N + 2, 0)
+    before = json.loads((run_dir / "results.json").read_text())["tasks"]["dialog"]["metrics"]
+    again = judge_run(run_dir, _settings(answers, cache)).per_judge["answers"]["counts"]
+    assert (again["calls"], again["cache_hits"]) == (0, 0)  # judgments.jsonl holds them all
+    assert json.loads((run_dir / "manifest.json").read_text())["judge"]["answers"]["counts"]["calls"] == 0
+    assert json.loads((run_dir / "results.json").read_text())["tasks"]["dialog"]["metrics"] == before
+    copy = _copy_run(run_dir, tmp_path / "copy")
+    served = judge_run(copy, _settings(answers, cache)).per_judge["answers"]["counts"]
+    assert (served["calls"], served["cache_hits"]) == (0, N + 2)  # the repairs too
+    assert json.loads((copy / "results.json").read_text())["tasks"]["dialog"]["metrics"] == before
+
+
+def test_resume_after_a_kill_mid_judging_judges_each_reply_exactly_once(scored_run, tmp_path) -> None:
+    """What kill -9 leaves: some lines and a torn last one. The same command cuts the torn line, asks
+    only for the missing judgments (no cache here), and every judgment is there exactly once."""
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    answers = _answers_file(tmp_path / "answers.jsonl", run_dir)
+    judge_run(run_dir, _settings(answers, None, use_cache=False))
+    complete = (run_dir / "judgments.jsonl").read_text().splitlines(keepends=True)
+    (run_dir / "judgments.jsonl").write_text("".join(complete[:3]) + complete[3][:40])
+    resumed = judge_run(run_dir, _settings(answers, None, use_cache=False)).per_judge["answers"]["counts"]
+    lines = [json.loads(x) for x in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert [x["key"] for x in lines][:3] == [json.loads(x)["key"] for x in complete[:3]]
+    assert sorted(x["key"] for x in lines) == sorted(json.loads(x)["key"] for x in complete)
+    # the 5 missing: 4 first attempts + the unreadable one's 3 attempts (it was not among the first 3 kept)
+    missing = [json.loads(x) for x in complete[3:]]
+    assert resumed["calls"] == sum(x["attempts"] for x in missing) == N - 3 + 2
+
+
+def test_repeats_and_two_judges_report_agreement(scored_run, tmp_path) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    a = _answers_file(tmp_path / "a.jsonl", run_dir)
+    rows = [json.loads(x) for x in a.read_text().splitlines()]
+    for r in rows:  # judge b: comfort one point lower, everything else the same
+        for score in range(2, 6):
+            r["output"] = r["output"].replace(f'"comfort": {score}', f'"comfort": {score - 1}')
+    b = tmp_path / "b.jsonl"
+    b.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = JudgeSettings(judges=(JudgeSpec.parse(f"replay:{a}"), JudgeSpec.parse(f"replay:{b}")),
+                             cache=tmp_path / "c.sqlite", progress=False)
+    judge_run(run_dir, settings)
+    results = json.loads((run_dir / "results.json").read_text())
+    m = results["tasks"]["dialog"]["metrics"]
+    assert m["judge.comfort[a]"]["value"] - m["judge.comfort[b]"]["value"] == pytest.approx(1.0)
+    agreement = results["judge_agreement"]["judges"]["dialog"]
+    assert agreement["interactivity"]["krippendorff_alpha"]["value"] == pytest.approx(1.0)  # identical scores
+    # comfort shifted by one point: ranked alike (Spearman 1), but alpha (absolute agreement) drops
+    assert agreement["comfort"]["spearman"]["a vs b"]["value"] == pytest.approx(1.0)
+    assert agreement["comfort"]["krippendorff_alpha"]["value"] == pytest.approx(0.3182, abs=1e-4)
+    assert set(results["judges"]) == {"a", "b"}
+
+
+def test_cli_judge_table6_and_errors(scored_run, tmp_path, capsys) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    answers = _answers_file(tmp_path / "answers.jsonl", run_dir)
+    assert main(["judge", str(run_dir), "--judge-model", f"replay:{answers}", "--judge-cache",
+                 str(tmp_path / "c.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "dialog  answers" in out and "n/a" in out and "not validated" in out
+    assert main(["table6", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "(zh, dialog)" in line)
+    assert "paper: Human" in out and "3.44" in out and " answers " in row and row.split()[-2:] == ["n/a", "8"] and "2.88 [1.88, 3.88]" in row and "not as one scale" in out
+    for argv, message in [
+        (["judge", str(run_dir)], "--judge-model: name at least one judge"),
+        (["judge", str(tmp_path / "nope"), "--judge-model", "smollm2"], "no such run directory"),
+        (["judge", str(run_dir), "--judge-model", "smollm2", "--judge-option", "base_url=x"],
+         "--judge-option base_url: the vllm backend does not take it"),
+        (["judge", "--pairwise", str(run_dir), "--judge-model", f"replay:{answers}"], "give exactly two run directories"),
+        (["judge", "calibrate", str(run_dir)], "give --ratings FILE.jsonl"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("psybench: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_calibrate_cli_matches_judge_scores(scored_run, tmp_path, capsys) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    answers = _answers_file(tmp_path / "answers.jsonl", run_dir)
+    judge_run(run_dir, _settings(answers, tmp_path / "c.sqlite"))
+    lines = [json.loads(x) for x in (run_dir / "judgments.jsonl").read_text().splitlines() if json.loads(x)["valid"]]
+    ratings = tmp_path / "ratings.jsonl"
+    with ratings.open("w") as f:  # two raters who give exactly the judge's interactivity score
+        for x in lines:
+            for rater in ("r1", "r2"):
+                f.write(json.dumps({"id": x["id"], "dimension": "interactivity", "rater": rater,
+                                    "score": x["scores"]["interactivity"]}) + "\n")
+    assert main(["judge", "calibrate", str(run_dir), "--ratings", str(ratings), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    dim = report["dimensions"]["interactivity"]
+    assert dim["n_matched"] == N and dim["spearman"]["value"] == pytest.approx(1.0)
+    assert dim["mean_bias"]["value"] == pytest.approx(0.0)
