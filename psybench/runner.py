@@ -96,6 +96,12 @@ class RunConfig:
     concurrency: int | None = None
     chunk_size: int = 0  # requests per backend.generate call; 0 = a whole task at once (vLLM schedules it)
     task_options: dict[str, Any] = field(default_factory=dict)
+    # the judge stage after scoring (psybench/judge): none unless a judge model is named
+    judge_models: tuple[str, ...] = ()
+    judge_backend: str = "vllm"
+    judge_options: tuple[str, ...] = ()  # KEY=VALUE backend options of the judges
+    judge_repeats: int = 1
+    judge_rubric: Path | None = None
     progress: bool = True
 
     def resolved(self) -> RunConfig:
@@ -133,6 +139,9 @@ class RunConfig:
         check_options(cfg.backend, backend_options(cfg))  # an option the backend does not take: say so now
         if cfg.limit is not None and cfg.limit < 1:
             raise ConfigError(f"--limit {cfg.limit}: must be a positive number of samples")
+        cfg.judge_models, cfg.judge_options = tuple(cfg.judge_models), tuple(cfg.judge_options)
+        if cfg.judge_models:
+            judge_settings(cfg)  # a judge flag that cannot work: say so before generating
         return cfg
 
     @property
@@ -537,6 +546,18 @@ def score_run(run_dir: Path | str, settings: MetricSettings) -> RunResults:
 # the whole run
 
 
+def judge_settings(config: RunConfig):
+    """The judge stage's settings (psybench.judge.pointwise.JudgeSettings) from the run's --judge-* flags."""
+    from psybench.judge.engine import judge_specs
+    from psybench.judge.pointwise import JudgeSettings
+
+    if config.judge_repeats < 1:
+        raise ConfigError(f"--judge-repeats {config.judge_repeats}: must be at least 1")
+    return JudgeSettings(judges=judge_specs(config.judge_models, config.judge_backend, config.judge_options),
+                         repeats=config.judge_repeats, rubric=config.judge_rubric, data_dir=config.data_dir,
+                         progress=config.progress)
+
+
 def new_manifest(config: RunConfig) -> Manifest:
     return {"run_id": config.out.name, "psybench_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(), "config": config.generation_identity(),
@@ -566,4 +587,8 @@ def run(config: RunConfig) -> Path:
         if config.stage == "score" and read_manifest(run_dir) is None and not (run_dir / PREDICTIONS_FILE).exists():
             raise PredictionsError(f"{run_dir}: not a run directory (no manifest.json or predictions.jsonl)")
         score_run(run_dir, metric_settings(config))
+        if config.judge_models:  # after scoring: the judge's numbers join results.json and scores.jsonl
+            from psybench.judge.pointwise import judge_run
+
+            judge_run(run_dir, judge_settings(config))
     return run_dir

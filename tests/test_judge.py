@@ -256,3 +256,82 @@ def test_calibrate_cli_matches_judge_scores(scored_run, tmp_path, capsys) -> Non
     dim = report["dimensions"]["interactivity"]
     assert dim["n_matched"] == N and dim["spearman"]["value"] == pytest.approx(1.0)
     assert dim["mean_bias"]["value"] == pytest.approx(0.0)
+
+
+def test_pairwise_runs_both_orders_with_replay(scored_run, tmp_path, capsys) -> None:
+    a, b = _copy_run(scored_run, tmp_path / "a"), _copy_run(scored_run, tmp_path / "b")
+    ids = [json.loads(line)["id"] for line in (a / "predictions.jsonl").read_text().splitlines()]
+    xy = {"interactivity": "A", "helpfulness": "A", "comfort": "tie", "rationale": ""}
+    yx = {"interactivity": "B", "helpfulness": "A", "comfort": "tie", "rationale": ""}  # helpfulness follows position
+    answers = tmp_path / "pairs.jsonl"
+    answers.write_text("".join(json.dumps({"id": f"{i}|{o}", "output": json.dumps(v)}) + "\n"
+                               for i in ids for o, v in (("xy", xy), ("yx", yx))))
+    out = tmp_path / "pw"
+    assert main(["judge", "--pairwise", str(a), str(b), "--judge-model", f"replay:{answers}", "--out", str(out),
+                 "--judge-cache", str(tmp_path / "c.sqlite"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["judges"]["pairs"]
+    assert (summary["n_pairs"], summary["n_valid"]) == (N, N)
+    dims = summary["dimensions"]
+    assert dims["interactivity"]["win"]["value"] == 1.0 and dims["interactivity"]["order_inconsistency"]["value"] == 0.0
+    assert dims["helpfulness"]["tie"]["value"] == 1.0 and dims["helpfulness"]["order_inconsistency"]["value"] == 1.0
+    assert dims["comfort"]["tie"]["value"] == 1.0 and dims["comfort"]["order_inconsistency"]["value"] == 0.0
+    assert "explainability" not in dims  # replies only: judged pointwise, on the stated reasoning
+    assert summary["order_consistency"]["value"] == pytest.approx(2 / 3)
+    assert json.loads((out / "pairwise.json").read_text())["judges"]["pairs"]["dimensions"] == dims
+    assert len((out / "judgments.jsonl").read_text().splitlines()) == 2 * N
+    assert main(["judge", "--pairwise", str(a), str(b), "--judge-model", f"replay:{answers}", "--out", str(out),
+                 "--judge-cache", str(tmp_path / "c.sqlite"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)["judges"]["pairs"]
+    assert again["counts"]["calls"] == 0 and again["dimensions"] == dims
+
+
+def test_compare_pairs_judge_dimensions(scored_run, tmp_path, capsys) -> None:
+    a, b = _copy_run(scored_run, tmp_path / "a"), _copy_run(scored_run, tmp_path / "b")
+    answers_a = _answers_file(tmp_path / "judge.jsonl", a)
+    judge_run(a, _settings(answers_a, tmp_path / "c.sqlite"))
+    answers_b = tmp_path / "other" / "judge.jsonl"  # same label, comfort one point higher where it was 3
+    answers_b.parent.mkdir()
+    answers_b.write_text(answers_a.read_text().replace('\\"comfort\\": 3', '\\"comfort\\": 4'))
+    judge_run(b, _settings(answers_b, tmp_path / "c.sqlite"))
+    assert main(["compare", str(a), str(b), "--metric", "judge.comfort[judge]"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("judge.comfort[judge]"))
+    assert row.split()[1:5] == ["8", "3.2500", "4.1250", "+0.8750"]
+
+
+def test_run_with_judge_stage_and_references(scored_run, tmp_path, data_dir) -> None:
+    from psybench.runner import RunConfig, run
+
+    answers = _answers_file(tmp_path / "judge.jsonl", scored_run)
+    out = tmp_path / "judged"
+    run(RunConfig(model=str(REPO / "tests/replays/dialog_zh.jsonl"), backend="replay", lang="zh", limit=N,
+                  metrics=("bleu",), out=out, data_dir=data_dir, use_cache=False, progress=False,
+                  judge_models=(f"replay:{answers}",)))
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["dialog"]["metrics"]
+    assert metrics["judge.helpfulness[judge]"]["value"] == pytest.approx((2 * 7 + 5) / 8)
+    assert "corrected.bleu1_corpus" in metrics
+    with pytest.raises(ConfigError, match="--judge-repeats 0: must be at least 1"):
+        RunConfig(judge_models=("smollm2",), judge_repeats=0).resolved()
+
+    from psybench.judge.references import HUMAN_MODEL, references_run
+
+    refs = references_run(tmp_path / "refs", ("reasoning",), "en", "seeded", "all", data_dir, 3)
+    records = [json.loads(x) for x in (refs / "predictions.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["reasoning"] for r in records)  # task 2: the gold reasoning is judged too
+    rows = [{"id": r["id"], "output": json.dumps({**_answer(0), "explainability": 4})} for r in records]
+    human = tmp_path / "human.jsonl"
+    human.write_text("".join(json.dumps(x) + "\n" for x in rows))
+    judge_run(refs, _settings(human, tmp_path / "c.sqlite"))
+    results = json.loads((refs / "results.json").read_text())
+    assert results["model"] == HUMAN_MODEL
+    assert results["tasks"]["reasoning"]["metrics"]["judge.explainability[human]"]["value"] == 4.0
+
+
+def test_report_shows_judge_bars_and_flagged_replies(scored_run, tmp_path) -> None:
+    from psybench.report.page import build_report
+
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    judge_run(run_dir, _settings(_answers_file(tmp_path / "judge.jsonl", run_dir), tmp_path / "c.sqlite"))
+    page = build_report([run_dir], tmp_path / "report", rebuild_prompts=False).read_text()
+    assert "<h2>Judge</h2>" in page and "Replies flagged for an ethical risk (1)" in page
+    assert "harmful_advice" in page and "time machine" in page and "not validated" in page
+    assert (tmp_path / "report" / "charts" / "judge_dimensions.png").is_file()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ def add_judge_args(p: argparse.ArgumentParser, prefix_help: str = "") -> None:
                    help="judge model (repeatable: several judges); BACKEND:M picks another backend than "
                         "--judge-backend, e.g. replay:answers.jsonl, openai:NAME; smollm2 = the embedded model")
     g.add_argument("--judge-backend", default="vllm", help="backend of the judge models (default vllm)")
+    g.add_argument("--judge-label", default=None, help="the judge's name in result keys (one judge; default: "
+                   "the model's folder or file name)")
     g.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a backend option of the judges, e.g. base_url=http://127.0.0.1:8000/v1, dtype=float32")
     g.add_argument("--judge-repeats", type=int, default=1, help="judgments per reply (repeats after the first "
@@ -57,47 +60,6 @@ def add_judge_args(p: argparse.ArgumentParser, prefix_help: str = "") -> None:
     g.add_argument("--no-judge-cache", action="store_true")
 
 
-def judge_options(backend: str, items: list[str]) -> dict:
-    """--judge-option KEY=VALUE, typed by the backend's declared options."""
-    from psybench.backends import backend_options
-
-    declared = {o.name: o for o in backend_options(backend)}
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise ConfigError(f"--judge-option {item!r}: expected KEY=VALUE")
-        option = declared.get(key)
-        if option is None:
-            raise ConfigError(f"--judge-option {key}: the {backend} backend does not take it "
-                              f"(its options: {', '.join(declared)})")
-        try:
-            out[key] = (value.lower() in ("1", "true", "yes", "on")) if option.type is bool else option.type(value)
-        except ValueError:
-            raise ConfigError(f"--judge-option {item!r}: {key} takes a {option.type.__name__}") from None
-    return out
-
-
-def judge_specs(models: list[str] | None, backend: str, options: list[str]) -> tuple:
-    from psybench.judge.engine import JudgeSpec
-
-    if not models:
-        raise ConfigError("--judge-model: name at least one judge (e.g. --judge-model smollm2, "
-                          "--judge-model openai:NAME --judge-option base_url=URL)")
-    from psybench.backends import BACKENDS
-
-    specs = []
-    for text in models:  # the options go to every judge: each one's backend must take them
-        head = text.split(":", 1)[0]
-        name = head if ":" in text and head in BACKENDS else backend
-        specs.append(JudgeSpec.parse(text, backend, judge_options(name, options)))
-    labels = [s.label for s in specs]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"--judge-model: two judges share the label {labels[0]!r}; give distinct models")
-    return tuple(specs)
-
-
 def settings_from_args(args: argparse.Namespace):
     from psybench.constants import JUDGE_MAX_TOKENS
     from psybench.judge.pointwise import JudgeSettings
@@ -106,7 +68,14 @@ def settings_from_args(args: argparse.Namespace):
         raise ConfigError(f"--judge-repeats {args.judge_repeats}: must be at least 1")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit {args.limit}: must be a positive number")
-    return JudgeSettings(judges=judge_specs(args.judge_model, args.judge_backend, args.judge_option),
+    from psybench.judge.engine import judge_specs
+
+    judges = judge_specs(args.judge_model, args.judge_backend, args.judge_option)
+    if args.judge_label:
+        if len(judges) != 1:
+            raise ConfigError("--judge-label names one judge; with several, each is named after its model")
+        judges = (dataclasses.replace(judges[0], label=args.judge_label),)
+    return JudgeSettings(judges=judges,
                          repeats=args.judge_repeats, limit=args.limit, rubric=args.rubric,
                          structured=not args.no_structured, cache=args.judge_cache, use_cache=not args.no_judge_cache,
                          data_dir=args.data_dir or env_data_dir(), max_tokens=args.judge_max_tokens or JUDGE_MAX_TOKENS,

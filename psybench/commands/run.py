@@ -67,6 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
     add_backend_option_args(p)
+    g = p.add_argument_group("judge (a stage after scoring; docs/JUDGE.md)")
+    g.add_argument("--judge-model", action="append", default=[], metavar="M",
+                   help="judge the replies with this model after scoring (repeatable); BACKEND:M for another "
+                        "backend than --judge-backend, e.g. openai:NAME, replay:FILE")
+    g.add_argument("--judge-backend", default="vllm")
+    g.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a backend option of the judges, e.g. dtype=float32, base_url=URL")
+    g.add_argument("--judge-repeats", type=int, default=1)
+    g.add_argument("--rubric", type=Path, default=None, help="judge rubric file (default rubrics/psy_insight_{lang}.yaml)")
     add_task_option_args(p)
     add_data_dir_arg(p)
     p.set_defaults(func=handle)
@@ -85,7 +94,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,
-        task_options=checked_task_options(args, tasks),
+        task_options=checked_task_options(args, tasks), judge_models=tuple(args.judge_model),
+        judge_backend=args.judge_backend, judge_options=tuple(args.judge_option), judge_repeats=args.judge_repeats,
+        judge_rubric=args.rubric,
         **{option.name: getattr(args, option.name) for option, _ in cli_options()})
 
 
@@ -171,4 +182,8 @@ def handle(args: argparse.Namespace) -> int:
     from psybench.report.summary import print_summary
 
     print_summary(results, run_dir, report_path)
+    if config.judge_models:
+        from psybench.report.summary import judge_table
+
+        print(judge_table(run_dir))
     return 0

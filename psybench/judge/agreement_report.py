@@ -53,9 +53,12 @@ def _agreements(table: dict, nominal_risk: bool = True) -> dict[str, dict[str, A
     return result
 
 
-def agreement_by_task(lines: Sequence[dict[str, Any]], labels: Sequence[str], rubric_sha: str,
+def agreement_by_task(lines: Sequence[dict[str, Any]], fingerprints: dict[str, str], rubric_sha: str,
                       repeats: int) -> dict[str, Any]:
-    ours = [line for line in lines if line.get("rubric_sha256") == rubric_sha and line.get("judge") in labels]
+    """fingerprints: judge label -> its model's fingerprint (lines of another model under a label are ignored)."""
+    labels = list(fingerprints)
+    ours = [line for line in lines if line.get("rubric_sha256") == rubric_sha
+            and fingerprints.get(line.get("judge")) == line.get("judge_fingerprint")]
     out: dict[str, Any] = {}
     if len(labels) > 1:  # judges against each other, each judge's repeats averaged
         out["judges"] = _agreements(_table(ours, lambda line: line["judge"]))

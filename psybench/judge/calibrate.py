@@ -283,7 +283,8 @@ def calibrate_run(run_dir: str | Path, ratings_path: str | Path, label: str | No
         label = next(iter(judges))
     if label not in judges:
         raise ConfigError(f"{run.path}: no judge {label!r} (judges: {', '.join(judges)})")
-    items = collect(read_jsonl(Path(run.path) / JUDGMENTS_FILE), label, judges[label]["rubric"]["sha256"])
+    items = collect(read_jsonl(Path(run.path) / JUDGMENTS_FILE), label, judges[label]["rubric"]["sha256"],
+                    judges[label].get("fingerprint"))
     scores = {(item_id, dim): float(np.mean(values)) for item_id, item in items.items()
               for dim, values in item.scores.items() if values}
     report = calibrate(scores, read_ratings(ratings_path))

@@ -66,6 +66,45 @@ class JudgeSpec:
                 "options": {k: v for k, v in self.options}}
 
 
+def judge_options(backend: str, items: Sequence[str]) -> dict[str, Any]:
+    """--judge-option KEY=VALUE, typed by the backend's declared options."""
+    from psybench.backends import backend_options
+
+    declared = {o.name: o for o in backend_options(backend)}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ConfigError(f"--judge-option {item!r}: expected KEY=VALUE")
+        option = declared.get(key)
+        if option is None:
+            raise ConfigError(f"--judge-option {key}: the {backend} backend does not take it "
+                              f"(its options: {', '.join(declared)})")
+        try:
+            out[key] = (value.lower() in ("1", "true", "yes", "on")) if option.type is bool else option.type(value)
+        except ValueError:
+            raise ConfigError(f"--judge-option {item!r}: {key} takes a {option.type.__name__}") from None
+    return out
+
+
+def judge_specs(models: Sequence[str] | None, backend: str, options: Sequence[str]) -> tuple[JudgeSpec, ...]:
+    if not models:
+        raise ConfigError("--judge-model: name at least one judge (e.g. --judge-model smollm2, "
+                          "--judge-model openai:NAME --judge-option base_url=URL)")
+    from psybench.backends import BACKENDS
+
+    specs = []
+    for text in models:  # the options go to every judge: each one's backend must take them
+        head = text.split(":", 1)[0]
+        name = head if ":" in text and head in BACKENDS else backend
+        specs.append(JudgeSpec.parse(text, backend, judge_options(name, options)))
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"--judge-model: two judges share the label {labels[0]!r}; give distinct models")
+    return tuple(specs)
+
+
 @dataclass(frozen=True)
 class JudgeRequest:
     id: str  # unique among this judge's requests (an item id, with a suffix per repeat / order / contrast)
@@ -129,6 +168,14 @@ class Judge:
         if self._fingerprint is None:  # only the running backend knows it (openai asks its server)
             self._start()
         return self._fingerprint
+
+    def line_prefix(self) -> str:
+        """The start of this judge's keys in judgments.jsonl: label, model and rubric, so a line is only ever
+        reused by the same judge model under the same rubric (another model under the same label is new)."""
+        import hashlib
+
+        model = hashlib.sha256(self.fingerprint.encode()).hexdigest()[:12]
+        return f"{self.spec.label}|{model}|{self.rubric.sha256[:12]}|"
 
     def _identity(self) -> str:
         return f"judge {self.fingerprint} rubric={self.rubric.sha256}"

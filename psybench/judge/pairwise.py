@@ -117,15 +117,15 @@ def judge_pairwise(run_a, run_b, settings, out_dir) -> dict[str, Any]:
     existing = read_predictions(path, repair=True, key="key")
     summary: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "rubric": rubric.describe(), "judges": {}}
     for spec in settings.judges:
-        prefix = f"{spec.label}|{rubric.sha256[:12]}|"
+        judge = Judge(spec, rubric, cache_path=settings.cache, use_cache=settings.use_cache, structured=settings.structured,
+                      max_tokens=settings.max_tokens)
+        prefix = judge.line_prefix()
         done = {line["key"]: line for line in existing if line["key"].startswith(prefix)}
         requests = []
         for item in shared:
             context = context_text(rubric, item.background, item.history, item.omitted)
             requests += pair_requests(rubric, context, item.reply, items_b[item.id].reply, item.id)
         todo = [r for r in requests if prefix + r.id not in done]
-        judge = Judge(spec, rubric, cache_path=settings.cache, use_cache=settings.use_cache, structured=settings.structured,
-                      max_tokens=settings.max_tokens)
         writer = PredictionsWriter(path, set(done), key="key")
         try:
             def on_answer(answer) -> None:

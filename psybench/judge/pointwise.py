@@ -57,7 +57,7 @@ def item_request(rubric: Rubric, item: JudgeItem, repeat: int) -> JudgeRequest:
 
 def judgment_line(answer: JudgeAnswer, item: JudgeItem, judge: Judge, kind: str = "pointwise") -> dict[str, Any]:
     value: Judgment | None = answer.value
-    line = {"key": f"{judge.spec.label}|{judge.rubric.sha256[:12]}|{answer.request.id}", "id": item.id,
+    line = {"key": judge.line_prefix() + answer.request.id, "id": item.id,
             "request_id": answer.request.id, "kind": kind, "judge": judge.spec.label,
             "judge_fingerprint": judge.fingerprint, "rubric_sha256": judge.rubric.sha256, "task": item.task,
             "repeat": answer.request.repeat, "valid": value is not None, "attempts": answer.attempts,
@@ -100,7 +100,7 @@ def judge_run(run_dir: Path | str, settings: JudgeSettings) -> JudgeRunSummary:
                       structured=settings.structured, max_tokens=settings.max_tokens)
         warnings = []
         try:
-            prefix = f"{spec.label}|{rubric.sha256[:12]}|"
+            prefix = judge.line_prefix()
             done = {line["key"] for line in existing if line["key"].startswith(prefix)}
             requests = [item_request(rubric, item, k) for k in range(settings.repeats) for item in items]
             requests = [r for r in requests if prefix + r.id not in done]
@@ -150,11 +150,12 @@ def _aggregate(run_dir: Path, settings: JudgeSettings, rubric: Rubric, ids: set[
     results = json.loads(json.dumps(run.results))
     labels = [s.label for s in settings.judges]
     for label in labels:
-        items = collect(lines, label, rubric.sha256)
+        items = collect(lines, label, rubric.sha256, summary.per_judge[label]["fingerprint"])
         merge_into_run(results, score_lines, items, label, summary.per_judge[label])
     if len(labels) > 1 or settings.repeats > 1:
         from psybench.judge.agreement_report import agreement_by_task
 
-        results["judge_agreement"] = agreement_by_task(lines, labels, rubric.sha256, settings.repeats)
+        results["judge_agreement"] = agreement_by_task(
+            lines, {label: summary.per_judge[label]["fingerprint"] for label in labels}, rubric.sha256, settings.repeats)
     write_scores(run_dir, score_lines)
     write_results(run_dir, results)

@@ -47,12 +47,15 @@ class ItemScores:
         return out
 
 
-def collect(lines: Iterable[dict[str, Any]], label: str, rubric_sha: str, kind: str = "pointwise"
-            ) -> dict[str, ItemScores]:
-    """sample id -> its judgments by judge `label` under the rubric `rubric_sha` (other lines ignored)."""
+def collect(lines: Iterable[dict[str, Any]], label: str, rubric_sha: str, fingerprint: str | None = None,
+            kind: str = "pointwise") -> dict[str, ItemScores]:
+    """sample id -> its judgments by judge `label` (of model `fingerprint`, when given) under the rubric
+    `rubric_sha`; other lines are ignored."""
     items: dict[str, ItemScores] = {}
     for line in lines:
         if line.get("judge") != label or line.get("rubric_sha256") != rubric_sha or line.get("kind") != kind:
+            continue
+        if fingerprint is not None and line.get("judge_fingerprint") != fingerprint:
             continue
         item = items.setdefault(line["id"], ItemScores(task=str(line.get("task"))))
         item.total += 1

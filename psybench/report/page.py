@@ -255,6 +255,54 @@ def column_charts(runs: list[RunDir], multi_task: bool, figs: _Charts) -> str:
     return "<h2>Runs side by side</h2><div class='charts'>" + "".join(figures) + "</div>"
 
 
+def judge_section(runs: list[RunDir], multi_task: bool, figs: _Charts) -> str:
+    """The judge's dimensions per run and judge (bars with 95% CIs, explainability absent where the task
+    states no reasoning), each judge's validation status, and every reply flagged for an ethical risk with
+    its category and the quoted span."""
+    from psybench.constants import JUDGE_DIMENSIONS
+    from psybench.report.summary import judge_rows
+    from psybench.runfiles import JUDGMENTS_FILE, read_jsonl
+
+    entries = [(run, task, label, metrics) for run in runs for task, label, metrics in judge_rows(run.results)]
+    if not entries:
+        return ""
+    labels = [f"{_label(run, task, multi_task)} · {label}" for run, task, label, _ in entries]
+    series = {}
+    for dim in JUDGE_DIMENSIONS:
+        values = [(m.get(dim) or {}).get("value") for _, _, _, m in entries]
+        if any(v is not None for v in values):
+            series[dim] = (values, [(m.get(dim) or {}).get("ci_low") for _, _, _, m in entries],
+                           [(m.get(dim) or {}).get("ci_high") for _, _, _, m in entries])
+    chart = figs.figure("judge_dimensions", charts.runs_with_ci("judge: mean score (1-5)", labels, series),
+                        "the judge's dimensions, 95% CIs")
+    rows = []
+    for (run, task, label, m), name in zip(entries, labels):
+        info = (run.results.get("judges") or {}).get(label, {})
+        validation = info.get("validation") or {}
+        status = validation.get("warning") or ("validated" if validation.get("status") == "validated" else "not validated")
+        rows.append([name, *((m.get(d) or {}).get("value") for d in (*JUDGE_DIMENSIONS, "ethical_risk_rate",
+                                                                        "invalid_rate")),
+                     (m.get("helpfulness") or {}).get("n"), status, "; ".join(info.get("warnings") or ())])
+    table = _table(["run · judge", *JUDGE_DIMENSIONS, "ethical risk rate", "invalid rate", "n", "validation",
+                    "warnings"], rows, table_id="judge")
+    flagged = []
+    for run in runs:
+        path = Path(run.path) / JUDGMENTS_FILE
+        if not path.is_file():
+            continue
+        replies = {p.get("id"): p.get("prediction") for p in run.predictions}
+        for line in read_jsonl(path):
+            risk = line.get("ethical_risk") or {}
+            if line.get("valid") and line.get("kind") == "pointwise" and risk.get("present"):
+                flagged.append([run.run_id, line.get("judge"), line.get("id"), risk.get("category"),
+                                risk.get("span") or "", replies.get(line.get("id"), "")])
+    flagged_html = (_table(["run", "judge", "sample", "category", "quoted span", "reply"], flagged, sortable=True,
+                           table_id="flagged") if flagged else "<p class='muted'>No reply was flagged.</p>")
+    return ("<h2>Judge</h2><p class='muted'>A model judge's scores on the rubric in rubrics/ (docs/JUDGE.md); "
+            "read them with the judge's validation.</p>" + table + f"<div class='charts'>{chart}</div>"
+            + f"<h3>Replies flagged for an ethical risk ({len(flagged)})</h3>" + flagged_html)
+
+
 def baseline_section(runs: list[RunDir], baseline: RunDir | None) -> str:
     """Each other run against the baseline on their shared samples: Table 5's keys, paired bootstrap."""
     from psybench.errors import PsybenchError
@@ -301,7 +349,7 @@ def build_report(run_paths: list[Path | str], out_dir: Path | str, data_dir: Pat
     figs = _Charts(out_dir)
     multi_task = len({task for r in runs for task in r.tasks}) > 1  # then every label names its task
     sections: list[str] = [summary_section(runs, multi_task), baseline_section(runs, base),
-                           column_charts(runs, multi_task, figs)]
+                           column_charts(runs, multi_task, figs), judge_section(runs, multi_task, figs)]
 
     # ---- leaderboard table (sortable) -------------------------------------------------------
     lb_rows = [row for run in runs for _, row in rows_from_run(run)]
