@@ -335,3 +335,13 @@ def test_report_shows_judge_bars_and_flagged_replies(scored_run, tmp_path) -> No
     assert "<h2>Judge</h2>" in page and "Replies flagged for an ethical risk (1)" in page
     assert "harmful_advice" in page and "time machine" in page and "not validated" in page
     assert (tmp_path / "report" / "charts" / "judge_dimensions.png").is_file()
+
+
+def test_an_answer_cut_in_its_rationale_keeps_its_scores() -> None:
+    rubric = load_rubric("en")
+    text = ('{"interactivity": 3, "helpfulness": 4, "comfort": 2, "ethical_risk": {"present": false, "category": null, '
+            '"span": null}, "rationale": "1.1.1.1.1.1.1.1.1.1')
+    j = parse_pointwise(text, rubric, with_reasoning=False)
+    assert j.scores == {"interactivity": 3, "helpfulness": 4, "comfort": 2, "explainability": None} and j.rationale == ""
+    with pytest.raises(Unreadable, match="no score for comfort"):  # cut before its scores: read as lines, one missing
+        parse_pointwise('{"interactivity": 3, "helpfulness": 4, "com', rubric, with_reasoning=False)

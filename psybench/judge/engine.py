@@ -138,13 +138,17 @@ class Judge:
     """One judge model. Starts its backend only when the cache lacks an answer."""
 
     def __init__(self, spec: JudgeSpec, rubric: Rubric, *, cache_path: Path | None = None, use_cache: bool = True,
-                 structured: bool = True, max_tokens: int = JUDGE_MAX_TOKENS, progress: bool = False) -> None:
+                 structured: bool = True, max_tokens: int = JUDGE_MAX_TOKENS, progress: bool = False,
+                 backend: Any = None) -> None:
+        """`backend`: an already started backend of spec's model to use (a bench sharing one engine); it is
+        not closed by close()."""
         from psybench import backends
 
         self.spec, self.rubric = spec, rubric
         self.structured, self.max_tokens, self.progress = structured, max_tokens, progress
         self._options = dict(spec.options)
-        self._backend = None
+        self._backend = backend
+        self._owns_backend = backend is None
         self._cache = GenerationCache(cache_path or default_judge_cache()) if use_cache else None
         self.tally = JudgeTally()
         cls = backends.backend_class(spec.backend)
@@ -272,9 +276,9 @@ class Judge:
                 "backend_info": self.tally.backend_info or None}
 
     def close(self) -> None:
-        if self._backend is not None:
+        if self._backend is not None and self._owns_backend:
             self._backend.close()
-            self._backend = None
+        self._backend = None
         if self._cache is not None:
             self._cache.close()
             self._cache = None

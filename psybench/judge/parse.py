@@ -32,15 +32,30 @@ class Judgment:
 
 
 def first_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in the text; failing that, an answer cut inside its trailing free-text field
+    (a judge looping in its rationale until the token limit) closed before that field: the scores it
+    already gave stand."""
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    starts = [m.start() for m in re.finditer(r"\{", text)]
+    for n, start in enumerate(starts):
         try:
-            value, _ = decoder.raw_decode(text, match.start())
+            value, _ = decoder.raw_decode(text, start)
         except json.JSONDecodeError:
-            continue
+            value = _cut_before_rationale(text, start) if n == 0 else None
         if isinstance(value, dict):
             return value
     return None
+
+
+def _cut_before_rationale(text: str, start: int) -> dict[str, Any] | None:
+    cut = text.rfind('"rationale"')
+    if cut <= start:
+        return None
+    try:
+        value = json.loads(text[start:cut].rstrip().rstrip(",") + "}")
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _score(value: Any, name: str) -> int:
