@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
-def add_judge_args(p: argparse.ArgumentParser, prefix_help: str = "") -> None:
+def add_judge_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("judge")
     g.add_argument("--judge-model", action="append", default=None, metavar="M",
                    help="judge model (repeatable: several judges); BACKEND:M picks another backend than "
