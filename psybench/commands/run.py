@@ -86,7 +86,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,
         task_options=checked_task_options(args, tasks),
-        **{option.name: getattr(args, option.name) for option, _ in cli_options()})
+        **{option.name: _flag_value(args, option) for option, _ in cli_options()})
+
+
+def _flag_value(args: argparse.Namespace, option):
+    value = getattr(args, option.name)
+    return tuple(value) if option.multiple and value is not None else value
 
 
 def add_backend_option_args(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +103,9 @@ def add_backend_option_args(parser: argparse.ArgumentParser) -> None:
         if option.type is bool:
             action = "store_false" if option.default is True else "store_true"
             group.add_argument(option.flag, dest=option.name, action=action, default=None, help=text)
+        elif option.multiple:
+            group.add_argument(option.flag, dest=option.name, type=option.type, action="append", default=None,
+                               help=text + " (repeatable)")
         else:
             group.add_argument(option.flag, dest=option.name, type=option.type, default=None, help=text)
 
