@@ -116,7 +116,7 @@ class OpenAIBackend:
 
     def _identify(self, endpoint: Endpoint) -> Identity:
         """What the endpoint serves: its model listing and its greedy answer to the probe prompt.
-        Raises the outage error when it does not answer (after two tries of the probe)."""
+        Raises the outage error when it does not answer (the probe is tried three times)."""
         listed, root = None, None
         try:
             entries = endpoint.client.with_options(timeout=FLEET_HEALTH_TIMEOUT_S).models.list().data
