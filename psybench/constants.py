@@ -29,6 +29,14 @@ OBSERVATION_MARKER = "Observation: "
 
 # ---- Backends --------------------------------------------------------------------------------
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai backend without --base-url
+# A fleet of servers (several --base-url): an endpoint that fails is out for FLEET_COOLDOWN_S, doubled
+# with each failure in a row up to FLEET_COOLDOWN_CAP_S, then re-probed (GET /models) before it gets work.
+FLEET_COOLDOWN_S = 2.0
+FLEET_COOLDOWN_CAP_S = 60.0
+FLEET_HEALTH_TIMEOUT_S = 5.0  # a live server lists its models in milliseconds, even while generating
+# Every endpoint of a fleet must answer this prompt with the same greedy text (same model, same weights)
+FLEET_PROBE_MESSAGES = ({"role": "user", "content": "Name three colours of the rainbow."},)
+FLEET_PROBE_MAX_TOKENS = 8
 
 # ---- Decoding --------------------------------------------------------------------------------
 DEFAULT_MAX_TOKENS = 256

@@ -3,6 +3,7 @@ naming the flag that fixes it, not after every sample was generated (or after mi
 
 - the model: a path that is no folder is not sent to vLLM/transformers as a hub id (`--model`, `--lora`);
 - the openai backend's server: GET {base_url}/models once, with a short timeout (`--base-url`);
+  a fleet (several URLs) needs one that answers, the backend keeps the others out and warns;
   faults during the run are still retried by the backend;
 - the replay file (`--model FILE.jsonl`);
 - the retrieval model of task 4 (`--retrieval-model`);
@@ -19,7 +20,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from psybench.constants import OPENAI_DEFAULT_BASE_URL
 from psybench.errors import ConfigError, MissingResourceError, PredictionsError, PsybenchError
 
 ENDPOINT_TIMEOUT_S = 2.5  # a live server lists its models in milliseconds; a dead one must fail in seconds
@@ -53,24 +53,44 @@ def check_model_name(model: str | os.PathLike, flag: str = "--model") -> None:
         raise MissingResourceError(f"{flag} {text}: no such local folder, and not a valid Hugging Face hub id")
 
 
-def check_endpoint(base_url: str, api_key: str | None = None, timeout: float = ENDPOINT_TIMEOUT_S) -> None:
-    """One GET {base_url}/models. Any HTTP answer will do (a server may not list models, or want a key:
-    the backend reports those); no answer at all -> MissingResourceError naming --base-url (exit 2: a bad flag, nothing ran)."""
+def _endpoint_silence(base_url: str, api_key: str | None, timeout: float) -> str | None:
+    """None when {base_url}/models gives any HTTP answer; else why not (refused, timed out)."""
     parsed = urllib.parse.urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"--base-url {base_url}: expected an http(s) URL such as http://127.0.0.1:8000/v1")
-    url = base_url.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout):
+        with urllib.request.urlopen(urllib.request.Request(base_url.rstrip("/") + "/models", headers=headers),
+                                    timeout=timeout):
             pass
     except urllib.error.HTTPError:
-        return
+        return None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        reason = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-        raise MissingResourceError(f"--base-url {base_url}: no server answers at {url} ({reason}); start the server "
-                           f"or fix --base-url ({NOTHING_GENERATED})") from None
+        return getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+    return None
+
+
+def check_endpoint(base_url: str, api_key: str | None = None, timeout: float = ENDPOINT_TIMEOUT_S) -> None:
+    """One GET {base_url}/models. Any HTTP answer will do (a server may not list models, or want a key:
+    the backend reports those); no answer at all -> MissingResourceError naming --base-url (exit 2: a bad flag, nothing ran)."""
+    reason = _endpoint_silence(base_url, api_key, timeout)
+    if reason is not None:
+        raise MissingResourceError(f"--base-url {base_url}: no server answers at {base_url.rstrip('/')}/models "
+                                   f"({reason}); start the server or fix --base-url ({NOTHING_GENERATED})")
+
+
+def check_fleet(urls: tuple[str, ...], api_key: str | None = None, timeout: float = ENDPOINT_TIMEOUT_S) -> None:
+    """A fleet needs one endpoint that answers (the backend keeps the silent ones out, with a warning);
+    none -> MissingResourceError naming each with its reason."""
+    silent = []
+    for url in urls:
+        reason = _endpoint_silence(url, api_key, timeout)
+        if reason is None:
+            return
+        silent.append(f"{url}: {reason}")
+    raise MissingResourceError(f"--base-url: no server answers at any of the {len(urls)} endpoints "
+                               f"({'; '.join(silent)}); start them or fix --base-url ({NOTHING_GENERATED})")
 
 
 def _generation_done(config: Any) -> bool:
@@ -106,10 +126,15 @@ def _check_backend(config: Any) -> None:
                                       "adapter folder)")
                 read_json(lora / "adapter_config.json", ConfigError)
     elif config.backend == "openai":
+        from psybench.backends.fleet import endpoint_urls
         from psybench.backends.openai_compat import API_KEY_ENVS
 
-        base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
-        check_endpoint(base_url, next((os.environ[e] for e in API_KEY_ENVS if os.environ.get(e)), None))
+        urls = endpoint_urls(config.base_url, getattr(config, "base_urls_file", None))
+        key = next((os.environ[e] for e in API_KEY_ENVS if os.environ.get(e)), None)
+        if len(urls) == 1:
+            check_endpoint(urls[0], key)
+        else:
+            check_fleet(urls, key)
     elif config.backend == "replay":
         if config.model is None:
             raise PredictionsError("--backend replay needs --model FILE.jsonl (the predictions to replay)")

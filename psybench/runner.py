@@ -86,7 +86,8 @@ class RunConfig:
     use_cache: bool = True
     # backend options (passed to create_backend when set)
     lora: str | None = None
-    base_url: str | None = None
+    base_url: tuple[str, ...] | None = None  # openai: one server, or a fleet serving one model (a str is taken too)
+    base_urls_file: str | None = None
     tensor_parallel_size: int | None = None
     data_parallel_size: int | None = None
     max_model_len: int | None = None
@@ -107,6 +108,8 @@ class RunConfig:
     def resolved(self) -> RunConfig:
         """Fill the embedded default's settings when no model was named; check the values."""
         cfg = dataclasses.replace(self, tasks=tuple(self.tasks), modes=tuple(self.modes))
+        if cfg.base_url is not None:
+            cfg.base_url = (cfg.base_url,) if isinstance(cfg.base_url, str) else tuple(cfg.base_url)
         if cfg.model is None:  # explicit flags still win (e.g. --limit 8)
             for key in DEFAULT_RUN:
                 if getattr(cfg, key) is None:
@@ -429,7 +432,10 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: Manifest) -> None
         if cache is not None:
             cache.close()
         if backend is not None:
-            backend.close()
+            try:  # again at the end: what happened (a fleet's per-endpoint requests and outages)
+                manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))
+            finally:
+                backend.close()
         manifest["timings"]["generate_s"] = round(time.monotonic() - t1, 3)
         manifest["counts"].update(tally)
         _record_generation_counts(manifest, pred_path)

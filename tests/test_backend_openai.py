@@ -57,14 +57,16 @@ def test_always_failing_server_raises_one_line_backend_error():
     assert "failed after 3 attempts" in message and "HTTP 500" in message and "dialog/0000" in message
 
 
-def test_api_key_never_in_info_and_fingerprint_names_server(monkeypatch):
+def test_api_key_never_in_info_and_fingerprint_names_the_model_not_the_server(monkeypatch):
     monkeypatch.setenv("PSYBENCH_API_KEY", "sk-secret-123")
     with FaultServer(fault_rate=0.0) as server:
         backend = _backend(server)
         info, fingerprint = backend.info(), backend.fingerprint()
         backend.close()
     assert "sk-secret-123" not in repr(info) + fingerprint
-    assert fingerprint == f"openai:{server.base_url}|fault-model|root=/models/fault"
+    assert fingerprint == "openai:fault-model|root=/models/fault"  # served anywhere: the same cache and resume
+    assert info["endpoints"] == [{"url": server.base_url, "requests": 0, "failures": 0, "outages": 0,
+                                  "state": "in service", "last_error": None, "retired": None}]
 
 
 # ---- vLLM's real OpenAI-compatible server ------------------------------------------------------
@@ -124,7 +126,7 @@ def test_openai_backend_against_real_vllm_server(vllm_server):
                 for i in range(6)]
     outputs = backend.generate(requests, GenerationParams(max_tokens=16))
     again = backend.generate(requests[:2], GenerationParams(max_tokens=16))
-    assert backend.fingerprint().startswith(f"openai:{base_url}|smollm2|root=")
+    assert backend.fingerprint() == f"openai:smollm2|root={model_dir}"
     backend.close()
     assert [o.id for o in outputs] == [r.id for r in requests]
     for output in outputs:

@@ -14,6 +14,7 @@ class BackendOption:
     default: Any
     help: str
     cli: bool = True  # a `psybench run` flag (False: programmatic use only, e.g. tests and benches)
+    multiple: bool = False  # the flag may be repeated: RunConfig holds a tuple of the values
 
     @property
     def flag(self) -> str:

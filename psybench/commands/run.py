@@ -97,7 +97,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         task_options=checked_task_options(args, tasks), judge_models=tuple(args.judge_model),
         judge_backend=args.judge_backend, judge_options=tuple(args.judge_option), judge_repeats=args.judge_repeats,
         judge_rubric=args.rubric,
-        **{option.name: getattr(args, option.name) for option, _ in cli_options()})
+        **{option.name: _flag_value(args, option) for option, _ in cli_options()})
+
+
+def _flag_value(args: argparse.Namespace, option):
+    value = getattr(args, option.name)
+    return tuple(value) if option.multiple and value is not None else value
 
 
 def add_backend_option_args(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +114,9 @@ def add_backend_option_args(parser: argparse.ArgumentParser) -> None:
         if option.type is bool:
             action = "store_false" if option.default is True else "store_true"
             group.add_argument(option.flag, dest=option.name, action=action, default=None, help=text)
+        elif option.multiple:
+            group.add_argument(option.flag, dest=option.name, type=option.type, action="append", default=None,
+                               help=text + " (repeatable)")
         else:
             group.add_argument(option.flag, dest=option.name, type=option.type, default=None, help=text)
 

@@ -82,7 +82,9 @@ def judge_options(backend: str, items: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"--judge-option {key}: the {backend} backend does not take it "
                               f"(its options: {', '.join(declared)})")
         try:
-            out[key] = (value.lower() in ("1", "true", "yes", "on")) if option.type is bool else option.type(value)
+            typed = (value.lower() in ("1", "true", "yes", "on")) if option.type is bool else option.type(value)
+            # an option given several times (base_url: a fleet of judge servers) collects its values
+            out[key] = (*out.get(key, ()), typed) if getattr(option, "multiple", False) else typed
         except ValueError:
             raise ConfigError(f"--judge-option {item!r}: {key} takes a {option.type.__name__}") from None
     return out
