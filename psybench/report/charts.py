@@ -3,6 +3,7 @@ report embeds them as data URIs and also saves them beside the page."""
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 
 import matplotlib
@@ -76,8 +77,10 @@ def runs_with_ci(title: str, labels: Sequence[str], series: dict[str, tuple[Sequ
         v = np.array([np.nan if a is None else a for a in values], dtype=float)
         lo = np.array([0.0 if (a is None or b is None) else max(a - b, 0.0) for a, b in zip(values, lows)])
         hi = np.array([0.0 if (a is None or b is None) else max(b - a, 0.0) for a, b in zip(values, highs)])
-        ax.bar(x + i * width - 0.4 + width / 2, np.nan_to_num(v), width, label=name, yerr=[lo, hi], capsize=3,
-               ecolor="#222")
+        with warnings.catch_warnings():  # matplotlib's error-bar check on a single bar trips a numpy deprecation
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ax.bar(x + i * width - 0.4 + width / 2, np.nan_to_num(v), width, label=name, yerr=np.vstack([lo, hi]),
+                   capsize=3, ecolor="#222")
     ax.set_xticks(x, labels, rotation=15, ha="right", fontsize=8)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
