@@ -156,6 +156,9 @@ def test_replay_judge_gives_known_means_and_counts_invalid(scored_run, tmp_path)
     assert "corrected.bleu1_sentence" in scores[lines[0]["id"]]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["judge"]["answers"]["counts"]["calls"] == N + 2
+    # the flag's quoted span ("time machine") is not in the Chinese reply: counted as such
+    assert json.loads((run_dir / "results.json").read_text())["judges"]["answers"]["flags"] == \
+        {"flagged": 1, "span_in_reply": 0}
     assert manifest["judge"]["answers"]["rubric"]["sha256"] == load_rubric("zh").sha256
 
 

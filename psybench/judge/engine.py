@@ -187,7 +187,8 @@ class Judge:
         return f"judge {self.fingerprint} rubric={self.rubric.sha256}"
 
     def params(self, request: JudgeRequest) -> GenerationParams:
-        schema = json.dumps(request.schema, sort_keys=True, ensure_ascii=False) if self.structured else None
+        # key order kept: a schema-constrained answer follows it (scores first, the free-text rationale last)
+        schema = json.dumps(request.schema, ensure_ascii=False) if self.structured else None
         if request.repeat:
             return GenerationParams(max_tokens=self.max_tokens, temperature=JUDGE_REPEAT_TEMPERATURE, top_p=1.0,
                                     seed=request.repeat, json_schema=schema)

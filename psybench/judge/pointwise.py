@@ -150,7 +150,13 @@ def _aggregate(run_dir: Path, settings: JudgeSettings, rubric: Rubric, ids: set[
     results = json.loads(json.dumps(run.results))
     labels = [s.label for s in settings.judges]
     for label in labels:
-        items = collect(lines, label, rubric.sha256, summary.per_judge[label]["fingerprint"])
+        fingerprint = summary.per_judge[label]["fingerprint"]
+        items = collect(lines, label, rubric.sha256, fingerprint)
+        flags = [x["ethical_risk"] for x in lines if x.get("judge") == label and x.get("judge_fingerprint") == fingerprint
+                 and x.get("rubric_sha256") == rubric.sha256 and x.get("valid") and x["ethical_risk"].get("present")]
+        # a flag whose quoted span is not in the reply is suspect (a judge copying the format's placeholder)
+        summary.per_judge[label]["flags"] = {"flagged": len(flags),
+                                             "span_in_reply": sum(1 for f in flags if f.get("span_in_reply"))}
         merge_into_run(results, score_lines, items, label, summary.per_judge[label])
     if len(labels) > 1 or settings.repeats > 1:
         from psybench.judge.agreement_report import agreement_by_task

@@ -151,12 +151,16 @@ def judge_table(run_dir: Path, summary: Any = None) -> str:
     for label, info in (run.results.get("judges") or {}).items():
         counts = info.get("counts", {})
         validation = info.get("validation") or {}
-        status = ("unfit: " + validation["warning"]) if validation.get("warning") else \
+        status = validation["warning"] if validation.get("warning") else \
             ("validated" if validation.get("status") == "validated" else
              f"not validated (run `psybench judge validate --judge-model ... --lang {info.get('rubric', {}).get('lang', 'en')}`)")
         lines.append(f"judge {label}: {counts.get('calls', 0)} calls, {counts.get('cache_hits', 0)} cache hits, "
                      f"{counts.get('retries', 0)} retries this pass; rubric {info.get('rubric', {}).get('sha256', '')[:12]}; "
                      f"{status}")
+        flags = info.get("flags") or {}
+        if flags.get("flagged"):
+            lines.append(f"  {flags['flagged']} replies flagged for an ethical risk; the quoted span is in the reply "
+                         f"for {flags.get('span_in_reply', 0)} of them")
         lines += [f"  warning: {w}" for w in info.get("warnings") or ()]
     if run.results.get("judge_agreement"):
         lines.append("agreement across judges/repeats: results.json `judge_agreement`")
