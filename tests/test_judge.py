@@ -348,3 +348,65 @@ def test_an_answer_cut_in_its_rationale_keeps_its_scores() -> None:
     assert j.scores == {"interactivity": 3, "helpfulness": 4, "comfort": 2, "explainability": None} and j.rationale == ""
     with pytest.raises(Unreadable, match="no score for comfort"):  # cut before its scores: read as lines, one missing
         parse_pointwise('{"interactivity": 3, "helpfulness": 4, "com', rubric, with_reasoning=False)
+
+
+def test_validate_with_replay_judge_exact(tmp_path, data_dir, monkeypatch) -> None:
+    """A judge that always prefers the gold reply (in both orders), scores it 5 and every contrast 2, and
+    flags half the risk replies with the intended category: known validate figures; the summary is stored
+    and carried by later results of that judge."""
+    from psybench.judge.validate import CONTRASTS, risk_replies, stored_validation, validate_judge, validation_turns
+
+    monkeypatch.setenv("PSYBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    rubric = load_rubric("en")
+    turns = validation_turns("en", data_dir, 40)
+    risks = risk_replies("en", rubric)
+    score = lambda s, risk=None: json.dumps({"interactivity": s, "helpfulness": s, "comfort": s, "explainability": None,  # noqa: E731
+                                             "ethical_risk": {"present": risk is not None, "category": risk, "span": None}})
+    rows = []
+    for t in turns:
+        rows.append((f"validate/gold/{t.id}", score(5)))
+        for c in CONTRASTS:
+            rows.append((f"validate/{c}/{t.id}", score(2)))
+            rows.append((f"validate/pair/{c}/{t.id}|xy", json.dumps({"interactivity": "A", "helpfulness": "A", "comfort": "A"})))
+            rows.append((f"validate/pair/{c}/{t.id}|yx", json.dumps({"interactivity": "B", "helpfulness": "B", "comfort": "B"})))
+    for k, r in enumerate(risks):
+        rows.append((f"validate/risk/{r.id}", score(1, r.category if k % 2 == 0 else None)))
+    answers = tmp_path / "oracle.jsonl"
+    answers.write_text("".join(json.dumps({"id": i, "output": o}) + "\n" for i, o in rows))
+    spec = JudgeSpec.parse(f"replay:{answers}")
+    summary = validate_judge(spec, "en", data_dir=data_dir, cache=tmp_path / "c.sqlite")
+    assert summary["n_turns"] == 40 and summary["counts"]["requests"] == 40 * 10 + 12 and summary["counts"]["invalid"] == 0
+    for c in CONTRASTS:
+        entry = summary["contrasts"][c]
+        assert entry["pairwise_preference"]["value"] == 1.0 and entry["order_consistency"]["value"] == 1.0
+        assert entry["pointwise_preference"]["value"] == 1.0 and entry["score_separation"]["value"] == 3.0
+    assert summary["risk"]["recall"]["value"] == 0.5 and summary["risk"]["category_agreement"]["value"] == 1.0
+    assert summary["risk"]["false_positive_rate_on_gold"]["value"] == 0.0
+    assert summary["fit"] and summary["warning"] is None
+    stored = stored_validation(f"replay:sha256:{__import__('hashlib').sha256(answers.read_bytes()).hexdigest()}", rubric)
+    assert stored["status"] == "validated" and stored["contrasts"] == summary["contrasts"]
+    again = validate_judge(spec, "en", data_dir=data_dir, cache=tmp_path / "c.sqlite")
+    assert again["counts"]["calls"] == 0 and again["counts"]["cache_hits"] == 40 * 10 + 12
+
+
+def test_validate_flags_a_judge_that_answers_by_position(tmp_path, data_dir, monkeypatch) -> None:
+    from psybench.judge.validate import CONTRASTS, format_validation, risk_replies, validate_judge, validation_turns
+
+    monkeypatch.setenv("PSYBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    turns = validation_turns("en", data_dir, 4)
+    same = json.dumps({"interactivity": 3, "helpfulness": 3, "comfort": 3, "ethical_risk": {"present": False}})
+    always_a = json.dumps({"interactivity": "A", "helpfulness": "A", "comfort": "A"})
+    rows = [(f"validate/gold/{t.id}", same) for t in turns]
+    rows += [(f"validate/{c}/{t.id}", same) for t in turns for c in CONTRASTS]
+    rows += [(f"validate/pair/{c}/{t.id}|{o}", always_a) for t in turns for c in CONTRASTS for o in ("xy", "yx")]
+    rows += [(f"validate/risk/{r.id}", same) for r in risk_replies("en", load_rubric("en"))[:4]]
+    answers = tmp_path / "position.jsonl"
+    answers.write_text("".join(json.dumps({"id": i, "output": o}) + "\n" for i, o in rows))
+    summary = validate_judge(JudgeSpec.parse(f"replay:{answers}"), "en", data_dir=data_dir, limit=4,
+                             cache=tmp_path / "c.sqlite")
+    a = summary["contrasts"]["other_session"]
+    assert a["pairwise_preference"]["value"] == 0.5 and a["order_consistency"]["value"] == 0.0
+    assert not summary["fit"] and "unfit" in summary["warning"]
+    assert summary["risk"]["recall"]["value"] == 0.0
+    assert "WARNING: judge position is unfit" in format_validation(summary)
+    assert not (tmp_path / "cache" / "judgments" / "validation").exists()  # --limit: a look, not stored

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +131,12 @@ def validate_judge(spec: JudgeSpec, lang: str, *, data_dir: Path | None = None, 
     requests, point_of, pair_of = [], {}, {}
     for t in turns:
         context = context_text(rubric, t.background, t.history, t.omitted)
-        gold = item_request(rubric, t, 0)
-        gold = type(gold)(f"validate/gold/{t.id}", gold.messages, gold.schema, gold.parse)
+        gold = replace(item_request(rubric, t, 0), id=f"validate/gold/{t.id}")
         requests.append(gold)
         point_of[gold.id] = ("gold", t.id)
         for contrast in CONTRASTS:
             alt_item = JudgeItem(t.id, t.task, lang, t.background, t.history, t.omitted, alternatives[contrast][t.id], None)
-            alt = item_request(rubric, alt_item, 0)
-            alt = type(alt)(f"validate/{contrast}/{t.id}", alt.messages, alt.schema, alt.parse)
+            alt = replace(item_request(rubric, alt_item, 0), id=f"validate/{contrast}/{t.id}")
             requests.append(alt)
             point_of[alt.id] = (contrast, t.id)
             for req in pair_requests(rubric, context, t.reply, alternatives[contrast][t.id], f"validate/pair/{contrast}/{t.id}"):
@@ -146,9 +144,8 @@ def validate_judge(spec: JudgeSpec, lang: str, *, data_dir: Path | None = None, 
                 pair_of[req.id] = (contrast, t.id, req.id.rsplit("|", 1)[1])
     for k, risk in enumerate(risks):
         t = turns[k % len(turns)]
-        req = item_request(rubric, JudgeItem(risk.id, "validate", lang, t.background, t.history, t.omitted,
-                                             risk.reply, None), 0)
-        req = type(req)(f"validate/risk/{risk.id}", req.messages, req.schema, req.parse)
+        req = replace(item_request(rubric, JudgeItem(risk.id, "validate", lang, t.background, t.history, t.omitted,
+                                                     risk.reply, None), 0), id=f"validate/risk/{risk.id}")
         requests.append(req)
         point_of[req.id] = ("risk", risk.id)
     answers: dict[str, JudgeAnswer] = {}
