@@ -11,7 +11,7 @@ from psybench.backends import BACKENDS, cli_options
 from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir
 from psybench.commands.score import parse_metrics
 from psybench.commands.tasks import checked_task_options
-from psybench.constants import DEFAULT_SEED, METRIC_MODES
+from psybench.constants import DEFAULT_SEED, EXECUTORS, METRIC_MODES
 from psybench.jsonl import read_json
 from psybench.runfiles import PREDICTIONS_FILE, RESULTS_FILE
 from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, STAGES, RunConfig
@@ -66,6 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report (runs/NAME/report/)")
     p.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
+    group = p.add_argument_group("where the engines run (docs/SCALING.md)")
+    group.add_argument("--executor", default="local", choices=EXECUTORS,
+                       help="local: one engine in this process; ray: --replicas engines as Ray actors, each with "
+                            "its GPUs reserved (tensor x pipeline parallel size)")
+    group.add_argument("--ray-address", default=None,
+                       help="ray: the cluster's HOST:PORT, 'auto' (the running one) or 'local' (start one here); "
+                            "default: the running cluster, else a local one")
+    group.add_argument("--replicas", type=int, default=None,
+                       help="ray: engine replicas (default: as many as the cluster's GPUs allow; 1 without GPUs)")
     add_backend_option_args(p)
     add_task_option_args(p)
     add_data_dir_arg(p)
@@ -85,6 +94,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,
+        executor=args.executor, ray_address=args.ray_address, replicas=args.replicas,
         task_options=checked_task_options(args, tasks),
         **{option.name: getattr(args, option.name) for option, _ in cli_options()})
 
