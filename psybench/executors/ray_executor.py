@@ -5,7 +5,7 @@ reserved by a placement group: one bundle per GPU of the replica (tensor x pipel
 first also holding the actor's CPU. A replica of one GPU runs vLLM's single-process engine; a larger one
 runs vLLM's Ray executor inside the same placement group, packed on one node when it fits (STRICT_PACK),
 spread over nodes otherwise (PACK: pipeline stages across nodes). On a cluster without GPUs a replica is
-one CPU, its engine runs in the actor's process, and replicas that share a machine split its cores.
+one CPU, and replicas that share a machine split its cores (VLLM_CPU_OMP_THREADS_BIND).
 
 `generate` cuts the batch into chunks (work_queue.py): each replica holds a couple at a time, so a fast
 one takes more; finished chunks come back to the driver as they complete and `on_output` runs in the
@@ -77,26 +77,23 @@ def plan_replicas(world_size: int, gpus_per_node: Sequence[float], cpus: float, 
     return ReplicaPlan(n, bundles, strategy, 0.0, world_size)
 
 
-def cpu_shares(places: Sequence[dict]) -> list[dict]:
-    """Each replica's CPU share on a cluster without GPUs: replicas on one machine (same node address: a
-    real host, or the simulated nodes of a test) split its cores and are pinned to their part, so their
-    engines do not fight over the same cores; a replica alone keeps all cores, one left for the scheduler
-    as vLLM's own binding does. {"cores": [ids] to pin or None, "threads": OpenMP threads}."""
+def cpu_binds(places: Sequence[dict]) -> list[str | None]:
+    """On a cluster without GPUs, replicas on one machine (same node address: a real host, or the
+    simulated nodes of a test) split its cores: each engine's OpenMP threads are bound to its own part
+    (VLLM_CPU_OMP_THREADS_BIND), else every engine binds the same cores and they take turns. A replica
+    alone keeps vLLM's own binding (None), as do replicas with fewer cores than themselves."""
     by_ip: dict[str, list[int]] = {}
     for number, place in enumerate(places):
         by_ip.setdefault(place["node_ip"], []).append(number)
-    shares: list[dict] = [{}] * len(places)
+    binds: list[str | None] = [None] * len(places)
     for members in by_ip.values():
         cores = list(places[members[0]]["cpus"])
-        if len(members) == 1 or len(cores) < len(members):
-            for number in members:
-                shares[number] = {"cores": None, "threads": max(1, len(cores) // len(members) - (len(members) == 1))}
+        if len(members) < 2 or len(cores) < len(members):
             continue
         size = len(cores) // len(members)
         for k, number in enumerate(members):
-            part = cores[k * size:(k + 1) * size]
-            shares[number] = {"cores": part, "threads": len(part)}
-    return shares
+            binds[number] = ",".join(str(c) for c in cores[k * size:(k + 1) * size])
+    return binds
 
 
 def _parse_address(address: str) -> tuple[str, int] | None:
@@ -235,16 +232,14 @@ class RayExecutor:
                                                     num_gpus=self.plan.actor_gpus, max_restarts=0,
                                                     scheduling_strategy=strategy).remote())
         self.places = self._call_all("placement")
-        env = {key: os.environ[key] for key in FORWARDED_ENV if key in os.environ}
-        shares: list[dict | None] = [None] * len(self.places)
-        if not any(gpus_per_node):
-            # On CPU, vLLM's engine in the actor's own process: inside a Ray actor vLLM must spawn its engine
-            # processes, each importing torch and vLLM again (here 96 s to start one replica against 25 s)
-            env.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            shares = cpu_shares(self.places)
-        for place, share in zip(self.places, shares):
-            place["cpu_share"] = share
-        self._infos = self._call_all("start", lambda k: (self.name, self.model, engine_options, env, shares[k]))
+        shared = {key: os.environ[key] for key in FORWARDED_ENV if key in os.environ}
+        binds: list[str | None] = [None] * len(self.places)
+        if not any(gpus_per_node) and "VLLM_CPU_OMP_THREADS_BIND" not in shared:
+            binds = cpu_binds(self.places)
+        envs = [dict(shared, **({"VLLM_CPU_OMP_THREADS_BIND": bind} if bind else {})) for bind in binds]
+        for place, bind in zip(self.places, binds):
+            place["omp_bind"] = bind
+        self._infos = self._call_all("start", lambda k: (self.name, self.model, engine_options, envs[k]))
         self._live = list(range(len(self._actors)))
         self.samples_done = {k: 0 for k in self._live}
 

@@ -22,14 +22,10 @@ class Replica:
                 "cpus": sorted(os.sched_getaffinity(0)), "gpu_ids": [str(g) for g in context.get_accelerator_ids().get("GPU", [])],
                 "pid": os.getpid()}
 
-    def start(self, backend: str, model: str, options: dict, env: dict[str, str], cpu_share: dict | None) -> dict:
+    def start(self, backend: str, model: str, options: dict, env: dict[str, str]) -> dict:
         """Build the backend (options already checked by the driver, plus engine keywords such as
-        distributed_executor_backend). `env` and the CPU share come first: vLLM and torch read them on import."""
+        distributed_executor_backend); `env` is set first, since vLLM reads it on import."""
         os.environ.update(env)
-        if cpu_share:
-            if cpu_share["cores"]:
-                os.sched_setaffinity(0, cpu_share["cores"])
-            os.environ["OMP_NUM_THREADS"] = str(cpu_share["threads"])  # Ray set it to the actor's num_cpus
         from psybench.backends import backend_class
 
         self.backend = backend_class(backend)(model, **options)
