@@ -48,6 +48,16 @@ DEFAULT_SEED = 0
 # several replies was scored) is not one, nor is truncation, a generation fact carried apart.
 EXTRACTION_FAILURES = ("no_marker", "empty", "unparseable")
 
+# ---- Executors (psybench.executors): where the engines run --------------------------------------
+EXECUTORS = ("local", "ray")  # local: one engine in this process; ray: replicas as Ray actors
+RAY_BACKENDS = ("vllm",)  # engines psybench runs itself; a served model scales with more servers instead
+RAY_CHUNKS_PER_REPLICA = 4  # a batch is cut into about this many chunks per replica (a fast one takes more)
+RAY_MAX_CHUNK = 256  # requests per chunk at most (the vllm backend's own chunk: outputs stream at this step)
+RAY_IN_FLIGHT_PER_REPLICA = 2  # chunks queued at a replica, so its engine never waits for the driver
+RAY_PLACEMENT_TIMEOUT_S = 300  # waiting for the cluster to reserve every replica's GPUs/CPUs
+RAY_CLOSE_TIMEOUT_S = 30  # a replica's engine shut down gracefully, then the actor is killed
+RAY_OBJECT_STORE_BYTES = 512 * 1024**2  # a Ray psybench starts itself: prompts and texts only, no tensors
+
 # ---- Scoring ---------------------------------------------------------------------------------
 METRIC_MODES = ("corrected", "paper")
 # Generation metrics computed when neither --metrics nor a task's `metrics:` names them: Table 5's

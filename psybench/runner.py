@@ -31,6 +31,7 @@ from psybench.runfiles import (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, Mani
 from psybench.records import GenerationParams, Output, Request, Sample
 
 if TYPE_CHECKING:  # imported where used: `psybench run --help` should not pay for them
+    from psybench.executors import ExecutorSettings
     from psybench.metrics import MetricSettings
     from psybench.tasks import BuildReport, TaskSpec
 
@@ -95,6 +96,11 @@ class RunConfig:
     enforce_eager: bool | None = None
     prefix_caching: bool | None = None  # vllm: None = on
     concurrency: int | None = None
+    pipeline_parallel_size: int | None = None
+    # where the engines run (psybench.executors); not generation identity: outputs are the same
+    executor: str = "local"
+    ray_address: str | None = None
+    replicas: int | None = None
     chunk_size: int = 0  # requests per backend.generate call; 0 = a whole task at once (vLLM schedules it)
     task_options: dict[str, Any] = field(default_factory=dict)
     # the judge stage after scoring (psybench/judge): none unless a judge model is named
@@ -140,12 +146,22 @@ class RunConfig:
         from psybench.backends import check_options
 
         check_options(cfg.backend, backend_options(cfg))  # an option the backend does not take: say so now
+        if cfg.data_parallel_size not in (None, 1):
+            from psybench.backends.vllm import DATA_PARALLEL_REMOVED
+
+            raise ConfigError(f"--data-parallel-size {cfg.data_parallel_size}: {DATA_PARALLEL_REMOVED}")
+        cfg.executor_settings().check(cfg.backend)
         if cfg.limit is not None and cfg.limit < 1:
             raise ConfigError(f"--limit {cfg.limit}: must be a positive number of samples")
         cfg.judge_models, cfg.judge_options = tuple(cfg.judge_models), tuple(cfg.judge_options)
         if cfg.judge_models:
             judge_settings(cfg)  # a judge flag that cannot work: say so before generating
         return cfg
+
+    def executor_settings(self) -> ExecutorSettings:
+        from psybench.executors import ExecutorSettings
+
+        return ExecutorSettings(self.executor, self.ray_address, self.replicas)
 
     @property
     def model_label(self) -> str:
@@ -381,8 +397,11 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: Manifest) -> None
                         "backend": config.backend, "model": str(model)}  # the engine that made the outputs
                 if any(todo_of(b) for b in builds):
                     t_start = time.monotonic()
-                    bar.set_description_str(f"starting {config.backend}")
-                    backend = backend_registry.create_backend(config.backend, model, **options)
+                    bar.set_description_str(f"starting {config.backend}"
+                                            + (f" on {config.executor}" if config.executor != "local" else ""))
+                    from psybench.executors import create_engine
+
+                    backend = create_engine(config.executor_settings(), config.backend, model, **options)
                     manifest["timings"]["backend_start_s"] = round(time.monotonic() - t_start, 3)
                     _restart_clock(bar)
                     manifest["backend_started"] = True
@@ -432,7 +451,7 @@ def generate_stage(config: RunConfig, run_dir: Path, manifest: Manifest) -> None
         if cache is not None:
             cache.close()
         if backend is not None:
-            try:  # again at the end: what happened (a fleet's per-endpoint requests and outages)
+            try:  # again at the end: what happened (a fleet's outages, Ray replicas lost and their samples handed on)
                 manifest["backend_info"] = json.loads(json.dumps(backend.info(), default=str))
             finally:
                 backend.close()
@@ -561,7 +580,7 @@ def judge_settings(config: RunConfig):
         raise ConfigError(f"--judge-repeats {config.judge_repeats}: must be at least 1")
     return JudgeSettings(judges=judge_specs(config.judge_models, config.judge_backend, config.judge_options),
                          repeats=config.judge_repeats, rubric=config.judge_rubric, data_dir=config.data_dir,
-                         progress=config.progress)
+                         progress=config.progress, executor=config.executor_settings())
 
 
 def new_manifest(config: RunConfig) -> Manifest:

@@ -17,8 +17,8 @@ def test_every_flag_comes_from_a_declaration_and_is_recorded_in_the_run_config()
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     flags = {option.name: names for option, names in cli_options()}
     assert flags == {"dtype": ("vllm", "hf"), "enforce_eager": ("vllm",), "max_model_len": ("vllm", "openai", "hf"),
-                     "tensor_parallel_size": ("vllm",), "data_parallel_size": ("vllm",), "lora": ("vllm", "hf"),
-                     "prefix_caching": ("vllm",), "base_url": ("openai",), "concurrency": ("openai",),
+                     "tensor_parallel_size": ("vllm",), "pipeline_parallel_size": ("vllm",), "data_parallel_size": ("vllm",),
+                     "lora": ("vllm", "hf"), "prefix_caching": ("vllm",), "base_url": ("openai",), "concurrency": ("openai",),
                      "base_urls_file": ("openai",)}
     assert set(flags) <= fields
 

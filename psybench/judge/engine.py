@@ -141,9 +141,10 @@ class Judge:
 
     def __init__(self, spec: JudgeSpec, rubric: Rubric, *, cache_path: Path | None = None, use_cache: bool = True,
                  structured: bool = True, max_tokens: int = JUDGE_MAX_TOKENS, progress: bool = False,
-                 backend: Any = None) -> None:
+                 backend: Any = None, executor: Any = None) -> None:
         """`backend`: an already started backend of spec's model to use (a bench sharing one engine); it is
-        not closed by close()."""
+        not closed by close(). `executor`: psybench.executors.ExecutorSettings (default local); a judge on a
+        backend the executor does not run (openai, replay) runs locally."""
         from psybench import backends
 
         self.spec, self.rubric = spec, rubric
@@ -151,6 +152,7 @@ class Judge:
         self._options = dict(spec.options)
         self._backend = backend
         self._owns_backend = backend is None
+        self.executor = executor
         self._cache = GenerationCache(cache_path or default_judge_cache()) if use_cache else None
         self.tally = JudgeTally()
         cls = backends.backend_class(spec.backend)
@@ -161,9 +163,13 @@ class Judge:
     # -- identity ----------------------------------------------------------------------------------
     def _start(self):
         if self._backend is None:
-            from psybench import backends
+            from psybench.constants import RAY_BACKENDS
+            from psybench.executors import ExecutorSettings, create_engine
 
-            self._backend = backends.create_backend(self.spec.backend, self.spec.model, **self._options)
+            executor = self.executor or ExecutorSettings()
+            if executor.kind != "local" and self.spec.backend not in RAY_BACKENDS:
+                executor = ExecutorSettings()
+            self._backend = create_engine(executor, self.spec.backend, self.spec.model, **self._options)
             self._fingerprint = self._backend.fingerprint()
             self.tally.backend_started = True
             self.tally.backend_info = json.loads(json.dumps(self._backend.info(), default=str))

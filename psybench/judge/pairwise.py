@@ -118,7 +118,7 @@ def judge_pairwise(run_a, run_b, settings, out_dir) -> dict[str, Any]:
     summary: dict[str, Any] = {"run_a": str(run_a), "run_b": str(run_b), "rubric": rubric.describe(), "judges": {}}
     for spec in settings.judges:
         judge = Judge(spec, rubric, cache_path=settings.cache, use_cache=settings.use_cache, structured=settings.structured,
-                      max_tokens=settings.max_tokens)
+                      max_tokens=settings.max_tokens, executor=settings.executor)
         prefix = judge.line_prefix()
         done = {line["key"]: line for line in existing if line["key"].startswith(prefix)}
         requests = []

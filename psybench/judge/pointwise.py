@@ -33,6 +33,7 @@ class JudgeSettings:
     data_dir: Path | None = None
     max_tokens: int = JUDGE_MAX_TOKENS
     progress: bool = True
+    executor: Any = None  # psybench.executors.ExecutorSettings; None: one local engine
 
 
 @dataclass
@@ -97,7 +98,7 @@ def judge_run(run_dir: Path | str, settings: JudgeSettings) -> JudgeRunSummary:
     manifest = read_manifest(run_dir) or {}
     for spec in settings.judges:
         judge = Judge(spec, rubric, cache_path=settings.cache, use_cache=settings.use_cache,
-                      structured=settings.structured, max_tokens=settings.max_tokens)
+                      structured=settings.structured, max_tokens=settings.max_tokens, executor=settings.executor)
         warnings = []
         try:
             prefix = judge.line_prefix()

@@ -115,7 +115,7 @@ def stored_validation(fingerprint: str, rubric: Rubric) -> dict[str, Any]:
 
 def validate_judge(spec: JudgeSpec, lang: str, *, data_dir: Path | None = None, limit: int | None = None,
                    rubric_path: Path | None = None, cache: Path | None = None, use_cache: bool = True,
-                   structured: bool = True, max_tokens: int | None = None) -> dict[str, Any]:
+                   structured: bool = True, max_tokens: int | None = None, executor: Any = None) -> dict[str, Any]:
     from psybench.constants import JUDGE_MAX_TOKENS
 
     rubric = load_rubric(lang, rubric_path)
@@ -150,7 +150,7 @@ def validate_judge(spec: JudgeSpec, lang: str, *, data_dir: Path | None = None, 
         point_of[req.id] = ("risk", risk.id)
     answers: dict[str, JudgeAnswer] = {}
     judge = Judge(spec, rubric, cache_path=cache, use_cache=use_cache, structured=structured,
-                  max_tokens=max_tokens or JUDGE_MAX_TOKENS)
+                  max_tokens=max_tokens or JUDGE_MAX_TOKENS, executor=executor)
     try:
         judge.answer(requests, lambda a: answers.__setitem__(a.request.id, a))
         fingerprint, info, tally = judge.fingerprint, judge.info(), judge.tally
