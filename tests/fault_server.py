@@ -36,10 +36,13 @@ class FaultServer:
     def __init__(self, fault_rate: float = 0.1, faults: tuple[str, ...] = FAULTS, sleep_s: float = 1.5,
                  seed: int = 0, model: str = "fault-model", root: str = "/models/fault",
                  reply_prefix: str = REPLY_PREFIX, fail_after: int | None = None, fail_with: str = "500",
-                 port: int = 0) -> None:
+                 port: int = 0, answer=None) -> None:
+        """`answer(body) -> text`: the reply to a chat request (default: an echo of its last message)."""
         self.fault_rate, self.faults, self.sleep_s, self.model = fault_rate, faults, sleep_s, model
         self.root, self.reply_prefix, self.fail_after, self.fail_with = root, reply_prefix, fail_after, fail_with
         self.served: Counter[str] = Counter()  # last message -> answers sent
+        self.answer = answer
+        self.bodies: list[dict] = []  # every chat request received
         self.killed = False
         self.seed = seed
         self.attempts: Counter[str] = Counter()  # prompt -> attempts seen
@@ -73,6 +76,8 @@ class FaultServer:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with server.lock:
+                    server.bodies.append(body)
                 if server.killed:
                     return self._drop()
                 fault = server.draw(json.dumps(body["messages"], sort_keys=True))
@@ -88,7 +93,7 @@ class FaultServer:
                     server.kill()
                 if fault in ("drop", "kill"):
                     return self._drop()
-                text = reply_text(body["messages"], server.reply_prefix)
+                text = server.answer(body) if server.answer else reply_text(body["messages"], server.reply_prefix)
                 self._send(200, {"id": "c1", "object": "chat.completion", "created": 0, "model": server.model,
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant", "content": text}}],

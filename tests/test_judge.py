@@ -410,3 +410,47 @@ def test_validate_flags_a_judge_that_answers_by_position(tmp_path, data_dir, mon
     assert summary["risk"]["recall"]["value"] == 0.0
     assert "WARNING: judge position is unfit" in format_validation(summary)
     assert not (tmp_path / "cache" / "judgments" / "validation").exists()  # --limit: a look, not stored
+
+
+def test_openai_judge_sends_the_schema_and_survives_server_faults(scored_run, tmp_path) -> None:
+    """A judge behind an OpenAI-compatible server (loopback, 20% HTTP 500): the JSON schema goes out as
+    response_format, faults are retried, every reply judged once, the fingerprint names no URL."""
+    from tests.fault_server import FaultServer
+
+    def answer(body: dict) -> str:
+        text = body["messages"][-1]["content"]
+        return json.dumps({**_answer(0), "helpfulness": 4 if "?" in text else 3})
+
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    with FaultServer(fault_rate=0.2, faults=("500",), answer=answer, model="judge-m") as server:
+        spec = JudgeSpec.parse("openai:judge-m", "vllm", {"base_url": server.base_url, "backoff_base": 0.01,
+                                                         "backoff_cap": 0.02, "max_retries": 8})
+        summary = judge_run(run_dir, JudgeSettings(judges=(spec,), cache=tmp_path / "c.sqlite", progress=False))
+        bodies = list(server.bodies)
+    info = summary.per_judge["judge-m"]
+    assert info["fingerprint"] == "openai:judge-m|root=/models/fault" and info["structured_output"] is True
+    assert info["counts"]["calls"] == N and info["backend_info"]["retries"] > 0
+    formats = [b["response_format"] for b in bodies]
+    assert all(f["type"] == "json_schema" and f["json_schema"]["schema"]["properties"]["explainability"] == {"type": "null"}
+               for f in formats)
+    assert list(formats[0]["json_schema"]["schema"]["properties"])[:3] == ["interactivity", "helpfulness", "comfort"]
+    assert all(b["temperature"] == 0.0 for b in bodies)
+    lines = [json.loads(x) for x in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert len(lines) == N and all(x["valid"] for x in lines)
+
+
+def test_repeats_are_seeded_samples_with_agreement(scored_run, tmp_path) -> None:
+    run_dir = _copy_run(scored_run, tmp_path / "run")
+    ids = [json.loads(line)["id"] for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    rows = [{"id": i, "output": json.dumps(_answer(k))} for k, i in enumerate(ids)]
+    rows += [{"id": f"{i}~1", "output": json.dumps({**_answer(k), "comfort": 5})} for k, i in enumerate(ids)]
+    answers = tmp_path / "rep.jsonl"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    judge_run(run_dir, _settings(answers, tmp_path / "c.sqlite", repeats=2))
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["tasks"]["dialog"]["metrics"]["judge.comfort[rep]"]["value"] == 4.0  # (3 + 5) / 2 per reply
+    lines = [json.loads(x) for x in (run_dir / "judgments.jsonl").read_text().splitlines()]
+    assert sorted(x["repeat"] for x in lines) == [0] * N + [1] * N
+    repeats = results["judge_agreement"]["repeats"]["rep"]["dialog"]
+    assert repeats["interactivity"]["krippendorff_alpha"]["value"] == 1.0
+    assert repeats["comfort"]["judges"] == ["repeat 0", "repeat 1"]

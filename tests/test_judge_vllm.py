@@ -123,3 +123,26 @@ def test_validate_on_a_few_turns(tmp_path, data_dir) -> None:
     assert summary["risk"]["n_risk_replies"] == 2
     assert (summary["warning"] is None) == summary["fit"]
     assert not (tmp_path / "cache" / "judgments" / "validation").exists()  # a --limit look is not stored
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_hf_judge_free_text_is_parsed_or_counted_invalid(scored_run, tmp_path, data_dir) -> None:
+    """transformers generate as the judge: no schema enforced, the answer read as free text; a reply is
+    judged once, valid or invalid after 3 attempts."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(scored_run, run_dir)
+    done = subprocess.run([sys.executable, "-m", "psybench", "judge", str(run_dir), "--judge-model", "hf:smollm2",
+                           "--judge-option", "dtype=float32", "--judge-max-tokens", "96", "--limit", "2",
+                           "--no-judge-cache", "--data-dir", str(data_dir)],
+                          env={**os.environ, **VLLM_ENV}, capture_output=True, text=True, timeout=800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = _lines(run_dir)
+    assert len(lines) == 2 and all(x["valid"] or (x["attempts"] == 3 and x["problem"]) for x in lines)
+    results = json.loads((run_dir / "results.json").read_text())
+    info = results["judges"]["SmolLM2-135M-Instruct"]
+    assert info["backend"] == "hf" and info["structured_output"] is False
+    invalid = sum(not x["valid"] for x in lines) / 2
+    assert results["tasks"]["dialog"]["metrics"]["judge.invalid_rate[SmolLM2-135M-Instruct]"]["value"] == invalid

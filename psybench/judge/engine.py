@@ -281,6 +281,8 @@ class Judge:
                 on_output(out)  # a backend that did not call back
 
     def info(self) -> dict[str, Any]:
+        if self._backend is not None and self._owns_backend:  # what happened: retries, a fleet's outages, Ray deaths
+            self.tally.backend_info = json.loads(json.dumps(self._backend.info(), default=str))
         return {**self.spec.describe(), "fingerprint": self.fingerprint, "structured_output": self.enforces_schema,
                 "backend_info": self.tally.backend_info or None}
 
