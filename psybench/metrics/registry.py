@@ -33,7 +33,6 @@ UNIT = (0.0, 1.0)
 UNBOUNDED = (-math.inf, math.inf)
 Level = Literal["sample", "corpus"]
 Stage = Literal["score", "judge"]
-KEY_PREFIXES = (*METRIC_MODES, JUDGE_KEY_PREFIX)  # a judge metric's keys start with "judge."
 
 
 @dataclass(frozen=True)
