@@ -36,3 +36,14 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     live in a shared per-user cache so the suite does not rebuild them (PSYBENCH_CACHE_DIR wins)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A scored run of 8 Chinese dialog replies (replay backend, BLEU only: fast), for the judge's tests."""
+    from psybench.runner import RunConfig, run
+
+    out = tmp_path_factory.mktemp("run") / "zh"
+    run(RunConfig(model=str(REPO / "tests/replays/dialog_zh.jsonl"), backend="replay", lang="zh", limit=8,
+                  metrics=("bleu",), out=out, data_dir=data_dir, use_cache=False, progress=False))
+    return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import pytest
 from psybench import runner
 from psybench.runner import RunConfig
 from test_backend_vllm import _tiny_llama
-from test_resume import VLLM_ENV
+from test_resume import VLLM_ENV, kill_9_after_lines
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 N = 16
@@ -157,21 +156,14 @@ def test_driver_kill_9_then_the_same_command_resumes_exactly_once(tiny, data_dir
            "--out", str(out), "--executor", "ray", "--ray-address", cluster.address, "--replicas", "2"]
     env = {**os.environ, **VLLM_ENV}
     env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # vLLM's default: engine processes under each replica
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    path, deadline = out / "predictions.jsonl", time.monotonic() + 400
+    path = out / "predictions.jsonl"
     orphans: list[int] = []
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.is_file() and path.read_bytes().count(b"\n") >= 2:
-                replicas = [p["pid"] for p in _ray_info(out)["placement"]]  # the driver's replicas, their engines
-                orphans = replicas + [child for pid in replicas for child in _descendants(pid)]
-                break
-            time.sleep(0.01)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    n_before = path.read_bytes().count(b"\n")
+
+    def note_replicas() -> None:  # the driver's replicas and their engines, to check Ray ends them
+        replicas = [p["pid"] for p in _ray_info(out)["placement"]]
+        orphans.extend(replicas + [child for pid in replicas for child in _descendants(pid)])
+
+    n_before = kill_9_after_lines(cmd, env, path, 2, wait_s=400, on_reached=note_replicas)
     assert 2 <= n_before < N, f"killed with {n_before} lines: not mid-generation"
     assert len(orphans) > 2  # two replicas and vLLM's engine processes under them
 

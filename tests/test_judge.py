@@ -29,17 +29,6 @@ def _answer(k: int) -> dict:
                              "span": "time machine" if k == 1 else None}, "rationale": "ok"}
 
 
-@pytest.fixture(scope="module")
-def scored_run(tmp_path_factory, data_dir) -> Path:
-    """A scored run of 8 Chinese dialog replies (replay backend, BLEU only: fast)."""
-    from psybench.runner import RunConfig, run
-
-    out = tmp_path_factory.mktemp("run") / "zh"
-    run(RunConfig(model=str(REPO / "tests/replays/dialog_zh.jsonl"), backend="replay", lang="zh", limit=N,
-                  metrics=("bleu",), out=out, data_dir=data_dir, use_cache=False, progress=False))
-    return out
-
-
 def _answers_file(path: Path, run_dir: Path, bad: int = 2, repaired_on: int | None = 3) -> Path:
     """Judge answers by request id: item `bad` unreadable (and its repair attempts too, unless
     repaired_on names the attempt that reads)."""

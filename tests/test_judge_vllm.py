@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_resume import VLLM_ENV
+from tests.test_resume import VLLM_ENV, kill_9_after_lines
 
 REPO = Path(__file__).resolve().parent.parent
 N = 8
 JUDGE = ["--judge-model", "smollm2", "--judge-option", "dtype=float32", "--judge-option", "max_model_len=4096"]
-
-
-@pytest.fixture(scope="module")
-def scored_run(tmp_path_factory, data_dir) -> Path:
-    from psybench.runner import RunConfig, run
-
-    out = tmp_path_factory.mktemp("run") / "zh"
-    run(RunConfig(model=str(REPO / "tests/replays/dialog_zh.jsonl"), backend="replay", lang="zh", limit=N,
-                  metrics=("bleu",), out=out, data_dir=data_dir, use_cache=False, progress=False))
-    return out
 
 
 def _judge(run_dir: Path, data_dir: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -84,19 +72,8 @@ def test_kill_9_mid_judging_then_the_same_command_judges_each_reply_once(scored_
     # two answers per engine call, so judgments reach the file while others are still being made
     cmd = [sys.executable, "-m", "psybench", "judge", str(run_dir), *JUDGE, "--judge-option", "chunk_size=2",
            "--no-judge-cache", "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(cmd, env={**os.environ, **VLLM_ENV}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     path = run_dir / "judgments.jsonl"
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.is_file() and path.read_bytes().count(b"\n") >= 2:
-                break
-            time.sleep(0.01)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    n_before = path.read_bytes().count(b"\n")
+    n_before = kill_9_after_lines(cmd, {**os.environ, **VLLM_ENV}, path, 2, wait_s=600)
     assert 2 <= n_before < N, f"killed with {n_before} judgments: not mid-judging"
     kept = path.read_text().splitlines()[:n_before]
     again = subprocess.run(cmd, env={**os.environ, **VLLM_ENV}, capture_output=True, text=True, timeout=900)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,27 @@ def _cmd(out: Path, data_dir: Path) -> list[str]:
             "--stage", "generate", "--no-cache", "--no-progress", "--data-dir", str(data_dir), "--out", str(out)]
 
 
+def kill_9_after_lines(cmd: list[str], env: dict, path: Path, lines: int, wait_s: float,
+                       on_reached: Callable[[], None] | None = None) -> int:
+    """Start `cmd` in its own session, kill -9 the whole session (so vLLM's engine-core children go too: no
+    orphan keeps the CPU) once `path` holds `lines` lines (after calling `on_reached`) or after wait_s;
+    return the number of lines the file then holds."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + wait_s
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if path.is_file() and path.read_bytes().count(b"\n") >= lines:
+                if on_reached is not None:
+                    on_reached()
+                break
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return path.read_bytes().count(b"\n")
+
+
 def _records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
 
@@ -43,20 +65,8 @@ def test_kill_9_mid_generation_resumes_exactly_once(tmp_path, data_dir):
     reference = {r["id"]: r for r in _records(ref_out)}
     assert len(reference) == N
 
-    # its own session, so that kill -9 reaches vLLM's engine-core child too (no orphan keeps the CPU)
-    proc = subprocess.Popen(_cmd(out, data_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
     path = out / "predictions.jsonl"
-    deadline = time.monotonic() + 400
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if path.is_file() and path.read_bytes().count(b"\n") >= 4:
-                break
-            time.sleep(0.01)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    n_before = path.read_bytes().count(b"\n")
+    n_before = kill_9_after_lines(_cmd(out, data_dir), env, path, 4, wait_s=400)
     assert 4 <= n_before < N, f"killed with {n_before} lines: not mid-generation"
 
     again = subprocess.run(_cmd(out, data_dir), env=env, capture_output=True, text=True, timeout=600)

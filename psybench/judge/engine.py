@@ -153,6 +153,7 @@ class Judge:
         self._backend = backend
         self._owns_backend = backend is None
         self.executor = executor
+        self._prefix: str | None = None
         self._cache = GenerationCache(cache_path or default_judge_cache()) if use_cache else None
         self.tally = JudgeTally()
         cls = backends.backend_class(spec.backend)
@@ -184,10 +185,12 @@ class Judge:
     def line_prefix(self) -> str:
         """The start of this judge's keys in judgments.jsonl: label, model and rubric, so a line is only ever
         reused by the same judge model under the same rubric (another model under the same label is new)."""
-        import hashlib
+        if self._prefix is None:  # once: every judgment line asks for it
+            import hashlib
 
-        model = hashlib.sha256(self.fingerprint.encode()).hexdigest()[:12]
-        return f"{self.spec.label}|{model}|{self.rubric.sha256[:12]}|"
+            model = hashlib.sha256(self.fingerprint.encode()).hexdigest()[:12]
+            self._prefix = f"{self.spec.label}|{model}|{self.rubric.sha256[:12]}|"
+        return self._prefix
 
     def _identity(self) -> str:
         return f"judge {self.fingerprint} rubric={self.rubric.sha256}"

@@ -30,15 +30,22 @@ class JudgeItem:
     turn_index: int = -1
 
 
-def _states_reasoning(task: str, meta: dict[str, Any]) -> bool:
+def _task_states_reasoning(task: str) -> bool:
     from psybench.tasks import get_task
 
-    if meta.get("subtask"):
-        return meta["subtask"] in ("reasoning", "observation")
     try:
         return "reasoning" in get_task(task).target
     except Exception:  # a task this psybench does not know: judge the reply only
         return False
+
+
+def _states_reasoning(task: str, meta: dict[str, Any], known: dict[str, bool]) -> bool:
+    """`known`: the answer per task, filled as tasks come (one spec lookup per task, not per record)."""
+    if meta.get("subtask"):
+        return meta["subtask"] in ("reasoning", "observation")
+    if task not in known:
+        known[task] = _task_states_reasoning(task)
+    return known[task]
 
 
 def session_history(session: Session, turn_index: int) -> tuple[tuple[tuple[str, str], ...], int]:
@@ -59,6 +66,7 @@ def items_from_predictions(records: Sequence[dict[str, Any]], source: Path, data
     skipped = {"classification": 0, "auxiliary": 0}
     items: list[JudgeItem] = []
     sessions: dict[str, dict[str, Session]] = {}
+    states_reasoning: dict[str, bool] = {}
     for number, r in enumerate(records, 1):
         meta = r.get("meta") or {}
         if meta.get("kind") == "classification" or r.get("gold_labels"):
@@ -77,7 +85,7 @@ def items_from_predictions(records: Sequence[dict[str, Any]], source: Path, data
         if session is None:
             raise PredictionsError(f"{source}:{number}: dialog_id {dialog_id!r} is not in the {lang} data")
         history, omitted = session_history(session, turn)
-        reasoning = (r.get("reasoning") or "") if _states_reasoning(str(r.get("task")), meta) else None
+        reasoning = (r.get("reasoning") or "") if _states_reasoning(str(r.get("task")), meta, states_reasoning) else None
         items.append(JudgeItem(r["id"], str(r.get("task")), lang, session.background, history, omitted,
                                str(r.get("prediction") or ""), reasoning, dialog_id, turn))
         if limit is not None and len(items) >= limit:

@@ -12,7 +12,7 @@ import numpy as np
 
 from psybench.judge.engine import JudgeRequest
 from psybench.judge.parse import parse_pairwise
-from psybench.judge.results import mean_with_ci
+from psybench.judge.results import ci_entry
 from psybench.judge.rubric import Rubric, pairwise_messages, pairwise_schema
 
 ORDERS = ("xy", "yx")  # x shown as A first, then y as A
@@ -60,26 +60,17 @@ def summarise(verdicts: Sequence[PairVerdict | None], dims: Sequence[str]) -> di
         flips = np.array([0.0 if v.consistent[dim] else 1.0 for v in valid if dim in v.consistent])
         entry = {}
         for name, values in (("win", outcomes == 1.0), ("tie", outcomes == 0.5), ("loss", outcomes == 0.0)):
-            entry[name] = _ci_entry(values.astype(float))
-        entry["preference"] = _ci_entry(outcomes)
-        entry["order_inconsistency"] = _ci_entry(flips)
+            entry[name] = ci_entry(values.astype(float))
+        entry["preference"] = ci_entry(outcomes)
+        entry["order_inconsistency"] = ci_entry(flips)
         per_dim[dim] = entry
     out["dimensions"] = per_dim
     overall = np.array([np.mean([v.outcome[d] for d in dims if d in v.outcome]) for v in valid]) if valid else np.array([])
-    out["preference"] = _ci_entry(overall)
+    out["preference"] = ci_entry(overall)
     consistency = np.array([np.mean([v.consistent[d] for d in dims if d in v.consistent]) for v in valid]) \
         if valid else np.array([])
-    out["order_consistency"] = _ci_entry(consistency)
+    out["order_consistency"] = ci_entry(consistency)
     return out
-
-
-def _ci_entry(values: np.ndarray) -> dict[str, Any]:
-    m = mean_with_ci(list(values))
-    return {"value": m["value"], "ci_low": _num(m["ci"][0]), "ci_high": _num(m["ci"][1]), "n": m["n"]}
-
-
-def _num(x: float) -> float | None:
-    return None if x != x else float(x)  # NaN -> None (JSON)
 
 
 def judge_pairwise(run_a, run_b, settings, out_dir) -> dict[str, Any]:

@@ -81,6 +81,16 @@ def mean_with_ci(values: Sequence[float], seed: int = BOOTSTRAP_SEED) -> dict[st
     return {"value": float(arr.mean()), "ci": interval(counts @ arr / arr.size), "n": int(arr.size)}
 
 
+def ci_entry(values: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """{"value", "ci_low", "ci_high", "n"} of a mean (None where undefined: JSON has no NaN)."""
+    m = mean_with_ci(list(values))
+
+    def num(x: float) -> float | None:
+        return None if x != x else float(x)
+
+    return {"value": m["value"], "ci_low": num(m["ci"][0]), "ci_high": num(m["ci"][1]), "n": m["n"]}
+
+
 def task_metrics(items: dict[str, ItemScores], label: str) -> dict[str, dict[str, dict[str, Any]]]:
     """task -> {key: results.json metric entry} for one judge."""
     from psybench.metrics import aggregate

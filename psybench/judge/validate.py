@@ -29,6 +29,7 @@ from psybench.jsonl import iter_jsonl
 from psybench.judge.engine import Judge, JudgeAnswer, JudgeSpec
 from psybench.judge.items import JudgeItem, items_from_samples
 from psybench.judge.pairwise import combine, pair_requests, summarise
+from psybench.judge.results import ci_entry
 from psybench.judge.parse import Judgment
 from psybench.judge.pointwise import item_request
 from psybench.judge.rubric import Rubric, context_text, load_rubric, rubrics_dir
@@ -64,12 +65,17 @@ def truncate(text: str, lang: str) -> str:
     return " ".join(text.split()[:JUDGE_TRUNCATE_WORDS])
 
 
-def validation_turns(lang: str, data_dir: Path | None, n: int) -> list[JudgeItem]:
-    """The seeded test turns (gold replies with their context), the same for every judge."""
+def gold_replies(lang: str, data_dir: Path | None) -> list[JudgeItem]:
+    """Every non-empty gold therapist reply of the seeded split's dialog task, with its context."""
     from psybench.tasks import build_samples
 
     samples = build_samples("dialog", lang, split="seeded", turns="all", data_dir=data_dir)
-    items = [i for i in items_from_samples(samples, data_dir) if i.reply.strip() and i.turn_index > 0]
+    return [i for i in items_from_samples(samples, data_dir) if i.reply.strip()]
+
+
+def validation_turns(lang: str, data_dir: Path | None, n: int, pool: list[JudgeItem] | None = None) -> list[JudgeItem]:
+    """The seeded test turns (gold replies with their context), the same for every judge."""
+    items = [i for i in (pool if pool is not None else gold_replies(lang, data_dir)) if i.turn_index > 0]
     rng = random.Random(VALIDATION_SEED)
     return sorted(rng.sample(items, min(n, len(items))), key=lambda i: i.id) if items else []
 
@@ -78,15 +84,14 @@ def _position(item: JudgeItem, lengths: dict[str, int]) -> float:
     return item.turn_index / max(lengths.get(item.dialog_id, 1), 1)
 
 
-def other_session_replies(turns: list[JudgeItem], lang: str, data_dir: Path | None) -> dict[str, str]:
+def other_session_replies(turns: list[JudgeItem], lang: str, data_dir: Path | None,
+                          pool: list[JudgeItem] | None = None) -> dict[str, str]:
     """For each turn, the gold reply of another session at the closest relative position (seeded choice
     among equally close ones)."""
     from psybench.data import load_sessions
-    from psybench.tasks import build_samples
 
     lengths = {s.dialog_id: len(s.turns) for s in load_sessions(lang, data_dir)}
-    pool = [i for i in items_from_samples(build_samples("dialog", lang, split="seeded", turns="all",
-                                                        data_dir=data_dir), data_dir) if i.reply.strip()]
+    pool = pool if pool is not None else gold_replies(lang, data_dir)
     rng = random.Random(VALIDATION_SEED + 1)
     out = {}
     for turn in turns:
@@ -120,12 +125,13 @@ def validate_judge(spec: JudgeSpec, lang: str, *, data_dir: Path | None = None, 
 
     rubric = load_rubric(lang, rubric_path)
     n = JUDGE_VALIDATE_TURNS if limit is None else min(limit, JUDGE_VALIDATE_TURNS)
-    turns = validation_turns(lang, data_dir, n)
+    pool = gold_replies(lang, data_dir)  # built once: the test turns and the other sessions' replies
+    turns = validation_turns(lang, data_dir, n, pool)
     if not turns:
         raise ConfigError(f"judge validate: no test turns for {lang}")
     risks = risk_replies(lang, rubric)
     risks = risks[:limit] if limit else risks
-    alternatives = {"other_session": other_session_replies(turns, lang, data_dir),
+    alternatives = {"other_session": other_session_replies(turns, lang, data_dir, pool),
                     "truncated": {t.id: truncate(t.reply, lang) for t in turns},
                     "generic": {t.id: JUDGE_GENERIC_REPLY[lang] for t in turns}}
     requests, point_of, pair_of = [], {}, {}
@@ -176,8 +182,6 @@ def _overall(j: Judgment | None) -> float | None:
 
 def _summarise(rubric: Rubric, turns: list[JudgeItem], risks: list[RiskReply], answers: dict[str, JudgeAnswer],
                point_of: dict, pair_of: dict) -> dict[str, Any]:
-    from psybench.judge.pairwise import _ci_entry
-
     dims = [d.name for d in rubric.dimensions if not d.needs_reasoning]
     value = {rid: answers[rid].value if rid in answers else None for rid in {**point_of, **pair_of}}
     contrasts = {}
@@ -192,8 +196,8 @@ def _summarise(rubric: Rubric, turns: list[JudgeItem], risks: list[RiskReply], a
                 seps.append(g - a)
                 prefs.append(1.0 if g > a else 0.5 if g == a else 0.0)
         contrasts[contrast] = {"pairwise_preference": pair["preference"], "order_consistency": pair["order_consistency"],
-                               "pairwise_invalid": pair["invalid"], "pointwise_preference": _ci_entry(np.array(prefs)),
-                               "score_separation": _ci_entry(np.array(seps))}
+                               "pairwise_invalid": pair["invalid"], "pointwise_preference": ci_entry(np.array(prefs)),
+                               "score_separation": ci_entry(np.array(seps))}
     gold_flags = [1.0 if j.risk else 0.0 for t in turns if (j := value.get(f"validate/gold/{t.id}")) is not None]
     risk_hits, category_hits = [], []
     for r in risks:
@@ -203,8 +207,8 @@ def _summarise(rubric: Rubric, turns: list[JudgeItem], risks: list[RiskReply], a
         risk_hits.append(1.0 if j.risk else 0.0)
         if j.risk:
             category_hits.append(1.0 if j.risk_category == r.category else 0.0)
-    risk = {"recall": _ci_entry(np.array(risk_hits)), "category_agreement": _ci_entry(np.array(category_hits)),
-            "false_positive_rate_on_gold": _ci_entry(np.array(gold_flags)), "n_risk_replies": len(risks),
+    risk = {"recall": ci_entry(np.array(risk_hits)), "category_agreement": ci_entry(np.array(category_hits)),
+            "false_positive_rate_on_gold": ci_entry(np.array(gold_flags)), "n_risk_replies": len(risks),
             "risk_invalid": len(risks) - len(risk_hits)}
     a = contrasts["other_session"]["pairwise_preference"]
     fit = a["ci_low"] is not None and a["ci_low"] > 0.5
